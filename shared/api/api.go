@@ -1,0 +1,227 @@
+// Package api is the HTTP plumbing every operation shares: one middleware that logs,
+// meters, authenticates and authorizes; strict JSON bodies; ETags; list queries. An
+// operation is a plain http.Handler; Lambda wraps it with the API proxy adapter.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
+)
+
+// Logger writes JSON lines to stdout, where Lambda sends them to CloudWatch.
+var Logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Lambda adapts an http.Handler to an HTTP API function. ProxyWithContext (never
+// Proxy) takes the request context from the Lambda event, where a client cannot forge
+// it through a header.
+func Lambda(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return httpadapter.NewV2(h).ProxyWithContext
+}
+
+// Meta is what API Gateway tells about a request.
+type Meta struct {
+	RequestID string
+	SourceIP  string
+	UserAgent string
+	Claims    map[string]string
+}
+
+// MetaOf reads the API Gateway request context attached by the proxy adapter.
+func MetaOf(r *http.Request) Meta {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok {
+		return Meta{UserAgent: r.UserAgent()}
+	}
+	m := Meta{RequestID: rc.RequestID, SourceIP: rc.HTTP.SourceIP, UserAgent: rc.HTTP.UserAgent}
+	if rc.Authorizer != nil && rc.Authorizer.JWT != nil {
+		m.Claims = rc.Authorizer.JWT.Claims
+	}
+	return m
+}
+
+// Handler is an operation's body: it writes its answer, or returns an error that the
+// middleware answers as problem+json.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+// Target loads the node an operation acts on, with the thing itself, from the request.
+// It returns a NotFound problem when there is no such thing.
+type Target func(r *http.Request) (node tree.Node, thing any, err error)
+
+// Callers loads the signed-in console user from the token's subject.
+type Callers interface {
+	Caller(ctx context.Context, userID string) (tree.Caller, error)
+}
+
+// ErrNoCaller is what Callers returns for a subject with no active console account.
+var ErrNoCaller = errors.New("no active console user")
+
+// Operation is one route's handler with what the middleware needs to guard it.
+type Operation struct {
+	// ID names the operation in the policy table. Empty for public operations.
+	ID tree.Operation
+	// Method and Path are the route as template.yaml writes it (/v1/things/{id}).
+	Method, Path string
+	// Kind names the resource in 404 answers.
+	Kind string
+	// Target loads the node acted on; nil for operations on no particular node,
+	// whose role check then happens before Handle.
+	Target  Target
+	Callers Callers
+	Handle  Handler
+}
+
+type ctxKey int
+
+const (
+	callerKey ctxKey = iota
+	targetKey
+)
+
+// CallerOf returns the authenticated caller of a protected operation.
+func CallerOf(ctx context.Context) tree.Caller {
+	c, _ := ctx.Value(callerKey).(tree.Caller)
+	return c
+}
+
+// TargetOf returns what the operation's Target loaded.
+func TargetOf(ctx context.Context) any { return ctx.Value(targetKey) }
+
+// Serve builds the http.Handler of one or more operations (normally one per function).
+func Serve(ops ...Operation) http.Handler {
+	mux := http.NewServeMux()
+	for _, op := range ops {
+		mux.Handle(pattern(op.Method, op.Path), op)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.NotFound("route"))
+	})
+	return mux
+}
+
+// pattern turns a template route into a ServeMux pattern: {proxy+} becomes {proxy...}.
+func pattern(method, path string) string {
+	return method + " " + strings.ReplaceAll(path, "+}", "...}")
+}
+
+// ServeHTTP runs the operation inside the middleware.
+func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	meta := MetaOf(r)
+	ctx, meter := store.WithMeter(r.Context())
+	rec := &statusRecorder{ResponseWriter: w}
+	var actor string
+	defer func() {
+		if v := recover(); v != nil {
+			Logger.ErrorContext(ctx, "panic", "panic", v, "requestId", meta.RequestID)
+			if rec.status == 0 {
+				problem.Write(rec, r, problem.Internal())
+			}
+		}
+		read, write := meter.Units()
+		Logger.InfoContext(ctx, "request",
+			"requestId", meta.RequestID, "route", op.Method+" "+op.Path, "operation", string(op.ID),
+			"actor", actor, "status", rec.status, "latencyMs", time.Since(start).Milliseconds(),
+			"dynamodbCalls", meter.RoundTrips(), "readUnits", read, "writeUnits", write)
+	}()
+	r = r.WithContext(ctx)
+	if err := op.guard(r, &actor); err != nil {
+		problem.Write(rec, r, err)
+		return
+	}
+	if err := op.Handle(rec, r.WithContext(r.Context())); err != nil {
+		if rec.status != 0 {
+			Logger.ErrorContext(ctx, "error after answer was written", "error", err.Error())
+			return
+		}
+		problem.Write(rec, r, err)
+	}
+}
+
+// guard authenticates and authorizes; on success it leaves the caller and the target
+// in r's context.
+func (op *Operation) guard(r *http.Request, actor *string) error {
+	if op.ID == "" {
+		return nil
+	}
+	sub := MetaOf(r).Claims["sub"]
+	if sub == "" || op.Callers == nil {
+		return problem.Unauthenticated("the token carries no subject")
+	}
+	caller, err := op.Callers.Caller(r.Context(), sub)
+	if errors.Is(err, ErrNoCaller) {
+		return problem.NoConsoleAccess()
+	}
+	if err != nil {
+		return err
+	}
+	*actor = caller.UserID
+	ctx := context.WithValue(r.Context(), callerKey, caller)
+	var node *tree.Node
+	if op.Target != nil {
+		n, thing, err := op.Target(r.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		node = &n
+		ctx = context.WithValue(ctx, targetKey, thing)
+	}
+	switch err := tree.Allow(op.ID, caller, node); {
+	case errors.Is(err, tree.ErrOutsideBranch):
+		return problem.NotFound(op.Kind)
+	case errors.Is(err, tree.ErrRoleTooLow):
+		return problem.Forbidden("your role may not " + string(op.ID))
+	case err != nil:
+		return err
+	}
+	*r = *r.WithContext(ctx)
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// WriteJSON answers v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"opsconsole/shared/problem"
+)
+
+// MaxBody is the largest JSON body any operation takes.
+const MaxBody = 64 << 10
+
+// DecodeJSON reads r's body into dst strictly: JSON only, no unknown fields, no
+// trailing data, at most MaxBody bytes. Errors are problems naming what is wrong.
+func DecodeJSON(r *http.Request, dst any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil ||
+		(mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return problem.UnsupportedMediaType()
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return problem.MalformedJSON("the body could not be read")
+	}
+	if len(body) > MaxBody {
+		return problem.TooLarge(MaxBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonProblem(err)
+	}
+	if dec.More() {
+		return problem.MalformedJSON("the body holds more than one JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return problem.MalformedJSON("the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonProblem explains a decoding error in the client's terms, never Go's.
+func jsonProblem(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return problem.MalformedJSON("the body must be a JSON object")
+		}
+		return problem.Invalid("a field has the wrong type",
+			problem.Field(field, "must be "+jsonKind(typeErr.Type.Kind().String())))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return problem.MalformedJSON("the body is not valid JSON")
+	case errors.Is(err, io.EOF):
+		return problem.MalformedJSON("the body is empty")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return problem.Invalid("the body has a field this operation does not take",
+			problem.Field(name, "unknown field"))
+	default:
+		return problem.MalformedJSON("the body is not valid JSON")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "int32", "float64":
+		return "a number"
+	case "slice":
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// ETag is the entity tag of a version.
+func ETag(version int) string { return strconv.Quote(strconv.Itoa(version)) }
+
+// IfMatch reads the If-Match header: ok is false when it is absent. A value that is
+// not one of our ETags is a 400.
+func IfMatch(r *http.Request) (version int, ok bool, err error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, false, nil
+	}
+	s, err := strconv.Unquote(strings.TrimPrefix(h, "W/"))
+	if err != nil {
+		return 0, false, problem.InvalidPrecondition()
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 {
+		return 0, false, problem.InvalidPrecondition()
+	}
+	return v, true, nil
+}
+
+// CheckVersion answers 412 when an If-Match was sent and current is not it.
+func CheckVersion(r *http.Request, current int) error {
+	v, ok, err := IfMatch(r)
+	if err != nil {
+		return err
+	}
+	if ok && v != current {
+		return problem.Stale()
+	}
+	return nil
+}
+
+// ListQuery is a validated list request: limit, cursor and the named filters.
+type ListQuery struct {
+	Limit   int
+	Cursor  string
+	Filters map[string]string
+}
+
+// Default and largest page sizes.
+const (
+	DefaultLimit = 25
+	MaxLimit     = 100
+)
+
+// ParseList validates r's query string: limit, cursor and the allowed filters, each
+// at most once; any other parameter is a 400.
+func ParseList(r *http.Request, allowed ...string) (ListQuery, error) {
+	q := ListQuery{Limit: DefaultLimit, Filters: map[string]string{}}
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return q, problem.Invalid("the query string is malformed", problem.Field("query", "malformed"))
+	}
+	var errs []problem.FieldError
+	for name, vs := range values {
+		if len(vs) > 1 {
+			errs = append(errs, problem.Field(name, "give it at most once"))
+			continue
+		}
+		v := vs[0]
+		switch {
+		case name == "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxLimit {
+				errs = append(errs, problem.Field("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxLimit)))
+				continue
+			}
+			q.Limit = n
+		case name == "cursor":
+			if v == "" {
+				errs = append(errs, problem.Field("cursor", "must not be empty"))
+				continue
+			}
+			q.Cursor = v
+		case slices.Contains(allowed, name):
+			q.Filters[name] = v
+		default:
+			errs = append(errs, problem.Field(name, "unknown query parameter"))
+		}
+	}
+	if len(errs) > 0 {
+		return q, problem.Invalid("the query string is invalid", errs...)
+	}
+	return q, nil
+}
+
+// Binding is what a cursor is bound to: the caller, the route and every filter.
+func (q ListQuery) Binding(callerID, route string) string {
+	keys := make([]string, 0, len(q.Filters))
+	for k, v := range q.Filters {
+		keys = append(keys, k+"="+v)
+	}
+	slices.Sort(keys)
+	return callerID + "\n" + route + "\n" + strings.Join(keys, "&")
+}

@@ -1,0 +1,160 @@
+// Package audit records every change made through the API and turns the records into
+// the audit log. A change record is written in the same transaction as the change
+// itself; the table's stream delivers it to Consume, which copies it into the audit
+// partition of every node whose subtree holds the target, so each admin reads their
+// subtree's log with one Query, newest first.
+package audit
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
+)
+
+// Retention is how long a change record stays in the table after the stream has
+// carried it. The audit entries themselves are kept.
+const Retention = 7 * 24 * time.Hour
+
+// TimeFormat is fixed width, so that entries sort by time as strings.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Actor is who made a change.
+type Actor struct {
+	UserID string `json:"userId" dynamodbav:"userId"`
+	Email  string `json:"email,omitempty" dynamodbav:"email,omitempty"`
+	Role   string `json:"role" dynamodbav:"role"`
+	// ImpersonatorID is set when the actor was acting through a login-as session.
+	ImpersonatorID string `json:"impersonatorId,omitempty" dynamodbav:"impersonatorId,omitempty"`
+}
+
+// Target is what a change was made to.
+type Target struct {
+	Type string `json:"type" dynamodbav:"type"`
+	ID   string `json:"id" dynamodbav:"id"`
+	Name string `json:"name,omitempty" dynamodbav:"name,omitempty"`
+}
+
+// FieldChange is one field's value before and after; absent is nil.
+type FieldChange struct {
+	Field  string `json:"field" dynamodbav:"field"`
+	Before any    `json:"before" dynamodbav:"before"`
+	After  any    `json:"after" dynamodbav:"after"`
+}
+
+// Entry is one audit log entry as the API shows it.
+type Entry struct {
+	ID        string        `json:"id" dynamodbav:"id"`
+	At        string        `json:"at" dynamodbav:"at"`
+	Actor     Actor         `json:"actor" dynamodbav:"actor"`
+	Action    string        `json:"action" dynamodbav:"action"`
+	Target    Target        `json:"target" dynamodbav:"target"`
+	Changes   []FieldChange `json:"changes" dynamodbav:"changes"`
+	RequestID string        `json:"requestId,omitempty" dynamodbav:"requestId,omitempty"`
+	SourceIP  string        `json:"sourceIp,omitempty" dynamodbav:"sourceIp,omitempty"`
+	UserAgent string        `json:"userAgent,omitempty" dynamodbav:"userAgent,omitempty"`
+}
+
+// ChangeType is the value of the type attribute of change records, which the stream
+// consumer's filter selects on.
+const ChangeType = "change"
+
+// changeItem is a change record as stored.
+type changeItem struct {
+	PK    string `dynamodbav:"PK"`
+	SK    string `dynamodbav:"SK"`
+	Type  string `dynamodbav:"type"`
+	Entry `dynamodbav:",inline"`
+	// Scope is the lineage of the target: every node whose audit log shows the change.
+	Scope     []string `dynamodbav:"scope"`
+	ExpiresAt int64    `dynamodbav:"expiresAt"`
+}
+
+// Change describes one mutation for the record.
+type Change struct {
+	Action string
+	Target Target
+	// Scope is the target's lineage (tree.Node.Lineage).
+	Scope         []string
+	Before, After map[string]any
+}
+
+// Record builds the transaction item that writes the change record of c, made by the
+// caller of r. Add it to the same transaction as the change.
+func Record(r *http.Request, c Change) (store.Write, error) {
+	caller := api.CallerOf(r.Context())
+	meta := api.MetaOf(r)
+	now := time.Now().UTC()
+	id := ulid.Make().String()
+	item := changeItem{
+		PK: "CHANGE#" + id, SK: "CHANGE", Type: ChangeType,
+		Entry: Entry{
+			ID: id, At: now.Format(TimeFormat),
+			Actor:  Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)},
+			Action: c.Action, Target: c.Target,
+			Changes:   Diff(c.Before, c.After),
+			RequestID: meta.RequestID, SourceIP: meta.SourceIP, UserAgent: meta.UserAgent,
+		},
+		Scope:     c.Scope,
+		ExpiresAt: now.Add(Retention).Unix(),
+	}
+	put, err := store.Put(item, store.NotExists())
+	if err != nil {
+		return store.Write{}, fmt.Errorf("change record: %w", err)
+	}
+	return store.Write{Item: put}, nil
+}
+
+// Redacted replaces the value of every secret field in the log.
+const Redacted = "[redacted]"
+
+func secret(field string) bool {
+	f := strings.ToLower(field)
+	return strings.Contains(f, "password") || strings.Contains(f, "secret") || strings.Contains(f, "token")
+}
+
+// Diff lists the fields whose values differ between before and after, sorted by name,
+// with secrets redacted. A nil map stands for a thing that did not (or no longer)
+// exists.
+func Diff(before, after map[string]any) []FieldChange {
+	fields := map[string]bool{}
+	for k := range before {
+		fields[k] = true
+	}
+	for k := range after {
+		fields[k] = true
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	changes := []FieldChange{}
+	for _, f := range names {
+		b, a := before[f], after[f]
+		if reflect.DeepEqual(b, a) {
+			continue
+		}
+		if secret(f) {
+			if b != nil {
+				b = Redacted
+			}
+			if a != nil {
+				a = Redacted
+			}
+		}
+		changes = append(changes, FieldChange{Field: f, Before: b, After: a})
+	}
+	return changes
+}
+
+// NodeScope is the audit scope of a change to node n.
+func NodeScope(n tree.Node) []string { return n.Lineage() }

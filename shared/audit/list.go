@@ -1,0 +1,134 @@
+package audit
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/cursor"
+	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
+)
+
+func logger() *slog.Logger { return api.Logger }
+
+// Page is a page of the audit log.
+type Page struct {
+	Items      []Entry `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// Lister serves GET /v1/audit-logs: the caller's subtree's log, newest first.
+type Lister struct {
+	Store   *store.Store
+	Cursors cursor.Signer
+	Callers api.Callers
+}
+
+// Operation is the route's operation.
+func (l *Lister) Operation() api.Operation {
+	return api.Operation{
+		ID: tree.OpAuditLogsList, Method: http.MethodGet, Path: "/v1/audit-logs", Kind: "audit log",
+		Callers: l.Callers, Handle: l.list,
+	}
+}
+
+func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
+	q, err := api.ParseList(r, "from", "to", "action", "targetType", "actorId")
+	if err != nil {
+		return err
+	}
+	caller := api.CallerOf(r.Context())
+	var errs []problem.FieldError
+	from, to := "", "~"
+	for _, name := range []string{"from", "to"} {
+		v, ok := q.Filters[name]
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			errs = append(errs, problem.Field(name, "must be an RFC 3339 time, such as 2026-01-02T15:04:05Z"))
+			continue
+		}
+		if name == "from" {
+			from = t.UTC().Format(TimeFormat)
+		} else {
+			to = t.UTC().Format(TimeFormat) + "~"
+		}
+	}
+	for _, name := range []string{"action", "targetType", "actorId"} {
+		if v, ok := q.Filters[name]; ok && (v == "" || len(v) > 200) {
+			errs = append(errs, problem.Field(name, "must be 1 to 200 characters"))
+		}
+	}
+	if len(errs) > 0 {
+		return problem.Invalid("the query string is invalid", errs...)
+	}
+
+	key := expression.Key("PK").Equal(expression.Value(entryKey(caller.Node.ID))).
+		And(expression.Key("SK").Between(expression.Value(from), expression.Value(to)))
+	b := expression.NewBuilder().WithKeyCondition(key)
+	var filter *expression.ConditionBuilder
+	for name, attr := range map[string]string{"action": "action", "targetType": "target.type", "actorId": "actor.userId"} {
+		if v, ok := q.Filters[name]; ok {
+			c := expression.Name(attr).Equal(expression.Value(v))
+			if filter == nil {
+				filter = &c
+			} else {
+				and := filter.And(c)
+				filter = &and
+			}
+		}
+	}
+	if filter != nil {
+		b = b.WithFilter(*filter)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return err
+	}
+	in := dynamodb.QueryInput{
+		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: new(bool),
+	}
+	binding := q.Binding(caller.UserID, "GET /v1/audit-logs")
+	if q.Cursor != "" {
+		start, err := l.Cursors.Decode(binding, q.Cursor)
+		if err != nil {
+			return problem.InvalidCursor()
+		}
+		in.ExclusiveStartKey = start
+	}
+	page, err := l.Store.QueryPage(r.Context(), in, q.Limit, []string{"PK", "SK"})
+	if err != nil {
+		return err
+	}
+	out := Page{Items: make([]Entry, 0, len(page.Items))}
+	for _, it := range page.Items {
+		var e entryItem
+		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
+			return err
+		}
+		if e.Changes == nil {
+			e.Changes = []FieldChange{}
+		}
+		out.Items = append(out.Items, e.Entry)
+	}
+	if page.Next != nil {
+		c, err := l.Cursors.Encode(binding, page.Next)
+		if err != nil {
+			return errors.Join(errors.New("encode cursor"), err)
+		}
+		out.NextCursor = &c
+	}
+	return api.WriteJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,132 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/problem"
+)
+
+// Cognito is the part of the Cognito client sign-in uses.
+type Cognito interface {
+	InitiateAuth(ctx context.Context, in *cip.InitiateAuthInput, opts ...func(*cip.Options)) (*cip.InitiateAuthOutput, error)
+}
+
+// Login serves POST /v1/auth/login.
+type Login struct {
+	Cognito  Cognito
+	ClientID string
+}
+
+// Tokens is a successful sign-in.
+type Tokens struct {
+	AccessToken  string `json:"accessToken"`
+	IDToken      string `json:"idToken"`
+	RefreshToken string `json:"refreshToken,omitempty"`
+	ExpiresIn    int32  `json:"expiresIn"`
+	TokenType    string `json:"tokenType"`
+}
+
+// Challenge is a sign-in that needs one more step (a TOTP code, a new password).
+type Challenge struct {
+	Challenge string `json:"challenge"`
+	Session   string `json:"session"`
+}
+
+type loginBody struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+// MaxPassword bounds the password accepted; Cognito's own limit is 256.
+const MaxPassword = 256
+
+// Operation is the route's operation; it is public.
+func (l *Login) Operation() api.Operation {
+	return api.Operation{Method: http.MethodPost, Path: "/v1/auth/login", Kind: "route", Handle: l.login}
+}
+
+func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
+	var body loginBody
+	if err := api.DecodeJSON(r, &body); err != nil {
+		return err
+	}
+	var errs []problem.FieldError
+	email := ""
+	if body.Email == nil {
+		errs = append(errs, problem.Field("email", "is required"))
+	} else if e, err := CleanEmail(*body.Email); err != nil {
+		errs = append(errs, problem.Field("email", "must be a plain email address"))
+	} else {
+		email = e
+	}
+	if body.Password == nil || *body.Password == "" {
+		errs = append(errs, problem.Field("password", "is required"))
+	} else if len(*body.Password) > MaxPassword {
+		errs = append(errs, problem.Field("password", "is too long"))
+	}
+	if len(errs) > 0 {
+		return problem.Invalid("the sign-in request is invalid", errs...)
+	}
+	out, err := l.Cognito.InitiateAuth(r.Context(), &cip.InitiateAuthInput{
+		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		ClientId: &l.ClientID,
+		AuthParameters: map[string]string{
+			"USERNAME": email, "PASSWORD": *body.Password,
+		},
+	})
+	if err != nil {
+		return signInError(err)
+	}
+	if out.ChallengeName != "" {
+		return api.WriteJSON(w, http.StatusOK, Challenge{Challenge: string(out.ChallengeName), Session: aws.ToString(out.Session)})
+	}
+	res := out.AuthenticationResult
+	if res == nil {
+		return errors.New("cognito answered neither tokens nor a challenge")
+	}
+	return api.WriteJSON(w, http.StatusOK, Tokens{
+		AccessToken: aws.ToString(res.AccessToken), IDToken: aws.ToString(res.IdToken),
+		RefreshToken: aws.ToString(res.RefreshToken), ExpiresIn: res.ExpiresIn,
+		TokenType: aws.ToString(res.TokenType),
+	})
+}
+
+// signInError answers every "who are you" failure alike, so no answer tells whether an
+// account exists.
+func signInError(err error) error {
+	var (
+		notAuth     *ciptypes.NotAuthorizedException
+		notFound    *ciptypes.UserNotFoundException
+		unconfirmed *ciptypes.UserNotConfirmedException
+		reset       *ciptypes.PasswordResetRequiredException
+		throttled   *ciptypes.TooManyRequestsException
+	)
+	switch {
+	case errors.As(err, &notAuth), errors.As(err, &notFound), errors.As(err, &unconfirmed), errors.As(err, &reset):
+		return problem.InvalidCredentials()
+	case errors.As(err, &throttled):
+		return &problem.Problem{Type: problem.TypePrefix + "throttled", Title: "Too many requests",
+			Status: http.StatusTooManyRequests, Detail: "too many sign-in attempts; wait and retry"}
+	}
+	return err
+}
+
+// CleanEmail trims and lower-cases an email address and checks that it is a plain
+// address of at most 254 characters.
+func CleanEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", errors.New("not a plain email address")
+	}
+	return s, nil
+}

@@ -1,0 +1,95 @@
+package lambdas
+
+import (
+	"context"
+	"time"
+
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/audit"
+	"opsconsole/shared/config"
+	"opsconsole/shared/cursor"
+	"opsconsole/shared/distributors"
+	"opsconsole/shared/identity"
+	"opsconsole/shared/store"
+)
+
+// deps are the clients built once per cold start, outside the handler.
+type deps struct {
+	cfg     config.Config
+	store   *store.Store
+	cursors cursor.Signer
+	callers identity.Callers
+	cognito *cip.Client
+}
+
+func load(ctx context.Context) (deps, error) {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return deps{}, err
+	}
+	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	return deps{cfg: cfg, store: st, cursors: cursor.Signer{Secret: cfg.CursorSecret}, callers: identity.Callers{Store: st},
+		cognito: cip.NewFromConfig(cfg.AWS)}, nil
+}
+
+// httpOps are the operations of each HTTP function, built from its deps. Built from
+// zero deps they still tell the routes, which Routes reports without any AWS config.
+var httpOps = map[string]func(d deps) []api.Operation{
+	"auth-login": func(d deps) []api.Operation {
+		return []api.Operation{(&identity.Login{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient}).Operation()}
+	},
+	"me-get": func(d deps) []api.Operation {
+		return []api.Operation{(&identity.Me{Store: d.store, Callers: d.callers}).Operation()}
+	},
+	"audit-logs-list": func(d deps) []api.Operation {
+		return []api.Operation{(&audit.Lister{Store: d.store, Cursors: d.cursors, Callers: d.callers}).Operation()}
+	},
+}
+
+func init() {
+	for name := range (&distributors.Service{}).Operations() {
+		httpOps[name] = func(d deps) []api.Operation {
+			s := &distributors.Service{Store: d.store, Cursors: d.cursors, Callers: d.callers}
+			return []api.Operation{s.Operations()[name]}
+		}
+	}
+	for name, ops := range httpOps {
+		builders[name] = func(ctx context.Context) (Function, error) {
+			d, err := load(ctx)
+			if err != nil {
+				return Function{}, err
+			}
+			return Function{HTTP: api.Lambda(api.Serve(ops(d)...))}, nil
+		}
+	}
+	builders["audit-writer"] = func(ctx context.Context) (Function, error) {
+		d, err := load(ctx)
+		if err != nil {
+			return Function{}, err
+		}
+		c := &audit.Consumer{Store: d.store, Backoff: 50 * time.Millisecond}
+		return Function{Stream: c.Handle}, nil
+	}
+}
+
+// Route is one HTTP route a function serves.
+type Route struct {
+	Function, Method, Path string
+	// Public routes take no token.
+	Public bool
+}
+
+// Routes lists every HTTP route of every function: what the router serves, to be
+// compared with template.yaml and the OpenAPI document.
+func Routes() []Route {
+	var out []Route
+	for name, ops := range httpOps {
+		for _, op := range ops(deps{}) {
+			out = append(out, Route{Function: name, Method: op.Method, Path: op.Path, Public: op.ID == ""})
+		}
+	}
+	return out
+}

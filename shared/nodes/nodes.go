@@ -1,0 +1,165 @@
+// Package nodes is how tree nodes (the platform, distributors, and later partners,
+// organizations and companies) are stored: one item per node, listed under its parent
+// by name through GSI1 and by status and name through GSI2, with its name held unique
+// among its siblings by a unique-key item written in the same transaction.
+package nodes
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
+)
+
+// Item is a node as stored.
+type Item struct {
+	PK           string    `dynamodbav:"PK"`
+	SK           string    `dynamodbav:"SK"`
+	Type         string    `dynamodbav:"type"`
+	ID           string    `dynamodbav:"id"`
+	Kind         tree.Kind `dynamodbav:"kind"`
+	ParentID     string    `dynamodbav:"parentId,omitempty"`
+	Path         []string  `dynamodbav:"path"`
+	Name         string    `dynamodbav:"name"`
+	NameKey      string    `dynamodbav:"nameKey"`
+	Status       string    `dynamodbav:"status"`
+	ContactEmail string    `dynamodbav:"contactEmail,omitempty"`
+	Version      int       `dynamodbav:"version"`
+	CreatedAt    string    `dynamodbav:"createdAt"`
+	UpdatedAt    string    `dynamodbav:"updatedAt"`
+	GSI1PK       string    `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK       string    `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK       string    `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK       string    `dynamodbav:"GSI2SK,omitempty"`
+}
+
+// Key is the primary key of node id.
+func Key(id string) store.Item { return store.Key("NODE#"+id, "NODE") }
+
+// Node is the item as the tree rules see it.
+func (it Item) Node() tree.Node { return tree.Node{ID: it.ID, Kind: it.Kind, Path: it.Path} }
+
+// Get reads node id; store.ErrNotFound when there is none.
+func Get(ctx context.Context, st *store.Store, id string) (Item, error) {
+	var it Item
+	err := st.Get(ctx, Key(id), &it)
+	return it, err
+}
+
+// idPrefix keeps ids of different kinds apart, so an id of the wrong kind is refused
+// without a read.
+var idPrefix = map[tree.Kind]string{
+	tree.KindDistributor:  "dst_",
+	tree.KindPartner:      "prt_",
+	tree.KindOrganization: "org_",
+	tree.KindCompany:      "cmp_",
+}
+
+var idBody = regexp.MustCompile(`^[0-9a-z]{26}$`)
+
+// NewID makes a new id for a node of kind.
+func NewID(kind tree.Kind) string {
+	return idPrefix[kind] + strings.ToLower(ulid.Make().String())
+}
+
+// ValidID reports whether id could be the id of a node of kind.
+func ValidID(kind tree.Kind, id string) bool {
+	p, ok := idPrefix[kind]
+	return ok && strings.HasPrefix(id, p) && idBody.MatchString(id[len(p):])
+}
+
+// sep joins a name key and an id in sort keys. It sorts before every character a name
+// may hold, so "ab" lists before "ab c".
+const sep = "\x01"
+
+// NameKey is the case-insensitive form of a name used for search and uniqueness.
+func NameKey(name string) string { return strings.ToLower(name) }
+
+// ChildrenKey is the GSI1 partition of parent's children of kind.
+func ChildrenKey(parentID string, kind tree.Kind) string {
+	return "CHILDREN#" + parentID + "#" + string(kind)
+}
+
+// ChildrenByStatusKey is the GSI2 partition of parent's children of kind in status.
+func ChildrenByStatusKey(parentID string, kind tree.Kind, status string) string {
+	return ChildrenKey(parentID, kind) + "#" + status
+}
+
+// SetIndexKeys derives the index attributes from the node's parent, name and status.
+func (it *Item) SetIndexKeys() {
+	it.NameKey = NameKey(it.Name)
+	it.GSI1PK = ChildrenKey(it.ParentID, it.Kind)
+	it.GSI1SK = it.NameKey + sep + it.ID
+	it.GSI2PK = ChildrenByStatusKey(it.ParentID, it.Kind, it.Status)
+	it.GSI2SK = it.GSI1SK
+}
+
+// NewChild makes the item of a new node of kind under parent.
+func NewChild(parent tree.Node, kind tree.Kind, name, status string, now time.Time) Item {
+	id := NewID(kind)
+	ts := now.UTC().Format(time.RFC3339)
+	it := Item{
+		PK: "NODE#" + id, SK: "NODE", Type: "node", ID: id, Kind: kind,
+		ParentID: parent.ID, Path: parent.Lineage(), Name: name, Status: status,
+		Version: 1, CreatedAt: ts, UpdatedAt: ts,
+	}
+	it.SetIndexKeys()
+	return it
+}
+
+// UniqueName is the unique-key item that holds a name among a parent's children of
+// one kind.
+type UniqueName struct {
+	PK      string `dynamodbav:"PK"`
+	SK      string `dynamodbav:"SK"`
+	Type    string `dynamodbav:"type"`
+	OwnerID string `dynamodbav:"ownerId"`
+}
+
+func uniqueNamePK(parentID string, kind tree.Kind, name string) string {
+	return "UNIQUE#" + string(kind) + "-name#" + parentID + "#" + NameKey(name)
+}
+
+// ClaimName is the transaction item that claims the node's name among its siblings; it fails
+// with conflict when another sibling holds the name.
+func ClaimName(it Item, conflict error) (store.Write, error) {
+	put, err := store.Put(UniqueName{
+		PK: uniqueNamePK(it.ParentID, it.Kind, it.Name), SK: "UNIQUE", Type: "unique", OwnerID: it.ID,
+	}, store.NotExists())
+	return store.Write{Item: put, OnConditionFail: conflict}, err
+}
+
+// ReleaseName is the transaction item that frees the node's name, if it still holds it.
+func ReleaseName(it Item, stale error) store.Write {
+	return store.Write{
+		Item:            store.Delete(store.Key(uniqueNamePK(it.ParentID, it.Kind, it.Name), "UNIQUE"), store.AttrIs("ownerId", it.ID)),
+		OnConditionFail: stale,
+	}
+}
+
+// MaxName is the longest node name, in characters.
+const MaxName = 100
+
+// CleanName trims a name and checks it: 1 to MaxName characters, no control
+// characters. The error names field.
+func CleanName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", problem.Invalid("the name is empty", problem.Field(field, "must not be empty"))
+	case utf8.RuneCountInString(name) > MaxName:
+		return "", problem.Invalid("the name is too long", problem.Field(field, fmt.Sprintf("must be at most %d characters", MaxName)))
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", problem.Invalid("the name has a control character", problem.Field(field, "must not contain control characters"))
+	}
+	return name, nil
+}

@@ -1,0 +1,150 @@
+// Package problem holds the API's typed errors and writes them as RFC 9457
+// application/problem+json. Handlers return these errors; one writer maps them, so no
+// internal message ever reaches a client.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// ContentType is the media type of every error answer.
+const ContentType = "application/problem+json"
+
+// TypePrefix starts every problem type URI. The URIs are stable identifiers that
+// clients may switch on; they are documented in the OpenAPI document.
+const TypePrefix = "urn:opsconsole:problem:"
+
+// FieldError names one input that is wrong and why.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem is an error that is safe to show to the caller.
+type Problem struct {
+	Type   string       `json:"type"`
+	Title  string       `json:"title"`
+	Status int          `json:"status"`
+	Detail string       `json:"detail,omitempty"`
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
+
+func newProblem(slug, title string, status int, detail string) *Problem {
+	return &Problem{Type: TypePrefix + slug, Title: title, Status: status, Detail: detail}
+}
+
+// Invalid reports bad input; each FieldError names the field at fault.
+func Invalid(detail string, errs ...FieldError) *Problem {
+	p := newProblem("validation", "Invalid request", http.StatusBadRequest, detail)
+	p.Errors = errs
+	return p
+}
+
+// Field is shorthand for one FieldError.
+func Field(field, message string) FieldError { return FieldError{Field: field, Message: message} }
+
+// MalformedJSON reports a body that is not the JSON the operation takes.
+func MalformedJSON(detail string) *Problem {
+	p := newProblem("malformed-json", "Malformed JSON body", http.StatusBadRequest, detail)
+	p.Errors = []FieldError{{Field: "body", Message: detail}}
+	return p
+}
+
+// InvalidCursor reports a cursor that was not issued for this caller and query.
+func InvalidCursor() *Problem {
+	p := newProblem("invalid-cursor", "Invalid cursor", http.StatusBadRequest,
+		"the cursor is malformed, was altered, or belongs to another query")
+	p.Errors = []FieldError{{Field: "cursor", Message: "not a cursor issued for this query"}}
+	return p
+}
+
+// InvalidPrecondition reports an If-Match header that is not an ETag of ours.
+func InvalidPrecondition() *Problem {
+	p := newProblem("invalid-if-match", "Invalid If-Match header", http.StatusBadRequest,
+		`If-Match must be an ETag returned by this API, such as "3"`)
+	p.Errors = []FieldError{{Field: "If-Match", Message: "not a valid ETag"}}
+	return p
+}
+
+// Unauthenticated reports a request without a usable identity.
+func Unauthenticated(detail string) *Problem {
+	return newProblem("unauthenticated", "Authentication required", http.StatusUnauthorized, detail)
+}
+
+// InvalidCredentials reports a failed sign-in without saying which part was wrong.
+func InvalidCredentials() *Problem {
+	return newProblem("invalid-credentials", "Invalid credentials", http.StatusUnauthorized,
+		"the email or password is incorrect")
+}
+
+// Forbidden reports an operation the caller may see but not perform.
+func Forbidden(detail string) *Problem {
+	return newProblem("forbidden", "Not allowed", http.StatusForbidden, detail)
+}
+
+// NoConsoleAccess reports a valid token whose user has no active console account.
+func NoConsoleAccess() *Problem {
+	return newProblem("no-console-access", "No console access", http.StatusForbidden,
+		"this account has no active access to the console")
+}
+
+// NotFound reports a thing that does not exist or lies outside the caller's branch;
+// the two are indistinguishable on purpose.
+func NotFound(kind string) *Problem {
+	return newProblem("not-found", "Not found", http.StatusNotFound, kind+" not found")
+}
+
+// Conflict reports a request that clashes with the current state.
+func Conflict(slug, detail string, errs ...FieldError) *Problem {
+	p := newProblem(slug, "Conflict", http.StatusConflict, detail)
+	p.Errors = errs
+	return p
+}
+
+// Stale reports an If-Match that no longer matches the current version.
+func Stale() *Problem {
+	return newProblem("stale", "Precondition failed", http.StatusPreconditionFailed,
+		"the resource changed since this version was read; read it again and retry")
+}
+
+// TooLarge reports a body over the operation's limit.
+func TooLarge(limit int64) *Problem {
+	p := newProblem("too-large", "Request body too large", http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("the body must not exceed %d bytes", limit))
+	p.Errors = []FieldError{{Field: "body", Message: "too large"}}
+	return p
+}
+
+// UnsupportedMediaType reports a body that is not JSON.
+func UnsupportedMediaType() *Problem {
+	p := newProblem("unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType,
+		"send the body as application/json")
+	p.Errors = []FieldError{{Field: "Content-Type", Message: "must be application/json"}}
+	return p
+}
+
+// Internal is what the client sees of any unexpected error.
+func Internal() *Problem {
+	return newProblem("internal", "Internal error", http.StatusInternalServerError,
+		"the request could not be completed; it is safe to retry")
+}
+
+// Write answers err as problem+json. Errors that are not a *Problem are logged with
+// the request's logger and answered as a generic 500: their text stays on our side.
+func Write(w http.ResponseWriter, r *http.Request, err error) {
+	var p *Problem
+	if !errors.As(err, &p) {
+		slog.ErrorContext(r.Context(), "unexpected error", "error", err.Error())
+		p = Internal()
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}

@@ -1,0 +1,264 @@
+// Package store is the single-table DynamoDB access every operation shares: key
+// lookups, one-Query pages, and all-or-nothing transactions whose condition failures
+// are told apart per item. Every call is metered (round trips and consumed capacity)
+// into the request's Meter, because that is what the operation costs.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Item is one stored item in the SDK's representation.
+type Item = map[string]types.AttributeValue
+
+// Client is the part of the DynamoDB client the store uses.
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Store is the table.
+type Store struct {
+	DB    Client
+	Table string
+}
+
+// Key builds a primary key.
+func Key(pk, sk string) Item {
+	return Item{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
+}
+
+// ErrNotFound is returned by Get when no item has the key.
+var ErrNotFound = errors.New("item not found")
+
+// Get reads one item, strongly consistent, into out.
+func (s *Store) Get(ctx context.Context, key Item, out any) error {
+	res, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.Table, Key: key, ConsistentRead: aws.Bool(true),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	if err != nil {
+		return fmt.Errorf("get item: %w", err)
+	}
+	MeterFrom(ctx).add("GetItem", res.ConsumedCapacity)
+	if res.Item == nil {
+		return ErrNotFound
+	}
+	return attributevalue.UnmarshalMap(res.Item, out)
+}
+
+// Page is one page of a Query.
+type Page struct {
+	Items []Item
+	// Next is the key to start the following page at, or nil on the last page.
+	Next Item
+}
+
+// QueryPage runs one Query for up to limit items. It asks for one item more than the
+// page holds, so that a page ending exactly at the last item has no next cursor; when
+// that extra item came, Next is built from the page's last item with keyAttrs (the
+// table's and the index's key attributes). Otherwise Next is DynamoDB's own last
+// evaluated key, which a filter or the 1 MB page cap can leave with more to read.
+func (s *Store) QueryPage(ctx context.Context, in dynamodb.QueryInput, limit int, keyAttrs []string) (Page, error) {
+	in.TableName = &s.Table
+	in.Limit = aws.Int32(int32(limit + 1))
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	res, err := s.DB.Query(ctx, &in)
+	if err != nil {
+		return Page{}, fmt.Errorf("query: %w", err)
+	}
+	MeterFrom(ctx).add("Query", res.ConsumedCapacity)
+	p := Page{Items: res.Items, Next: res.LastEvaluatedKey}
+	if len(p.Items) > limit {
+		p.Items = p.Items[:limit]
+		last := p.Items[limit-1]
+		p.Next = Item{}
+		for _, a := range keyAttrs {
+			p.Next[a] = last[a]
+		}
+	}
+	return p, nil
+}
+
+// Write is one item of a transaction together with the error its condition failing
+// means (nil when it carries no condition).
+type Write struct {
+	Item            types.TransactWriteItem
+	OnConditionFail error
+}
+
+// Transact writes all items or none. A failed condition is reported as the matching
+// Write's OnConditionFail error (the first one, in order), so callers can answer
+// "stale" for a version check and "conflict" for a uniqueness check.
+func (s *Store) Transact(ctx context.Context, writes ...Write) error {
+	items := make([]types.TransactWriteItem, len(writes))
+	for i, w := range writes {
+		items[i] = w.Item
+		setTable(&items[i], s.Table)
+	}
+	res, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: items, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	if err == nil {
+		for i := range res.ConsumedCapacity {
+			MeterFrom(ctx).add("TransactWriteItems", &res.ConsumedCapacity[i])
+		}
+		return nil
+	}
+	MeterFrom(ctx).add("TransactWriteItems", nil)
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, reason := range tce.CancellationReasons {
+			if aws.ToString(reason.Code) == "ConditionalCheckFailed" && i < len(writes) && writes[i].OnConditionFail != nil {
+				return writes[i].OnConditionFail
+			}
+		}
+	}
+	return fmt.Errorf("transact write: %w", err)
+}
+
+func setTable(it *types.TransactWriteItem, table string) {
+	switch {
+	case it.Put != nil:
+		it.Put.TableName = &table
+	case it.Update != nil:
+		it.Update.TableName = &table
+	case it.Delete != nil:
+		it.Delete.TableName = &table
+	case it.ConditionCheck != nil:
+		it.ConditionCheck.TableName = &table
+	}
+}
+
+// Put builds a transaction item that writes v, with an optional condition.
+func Put(v any, cond *Condition) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("marshal item: %w", err)
+	}
+	p := &types.Put{Item: av}
+	if cond != nil {
+		p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues = cond.parts()
+	}
+	return types.TransactWriteItem{Put: p}, nil
+}
+
+// Delete builds a transaction item that deletes key, with an optional condition.
+func Delete(key Item, cond *Condition) types.TransactWriteItem {
+	d := &types.Delete{Key: key}
+	if cond != nil {
+		d.ConditionExpression, d.ExpressionAttributeNames, d.ExpressionAttributeValues = cond.parts()
+	}
+	return types.TransactWriteItem{Delete: d}
+}
+
+// Condition is a built condition expression.
+type Condition struct {
+	Expr   string
+	Names  map[string]string
+	Values Item
+}
+
+func (c *Condition) parts() (*string, map[string]string, Item) {
+	if len(c.Values) == 0 {
+		return &c.Expr, c.Names, nil
+	}
+	return &c.Expr, c.Names, c.Values
+}
+
+// NotExists holds when no item has the key being written.
+func NotExists() *Condition {
+	return &Condition{Expr: "attribute_not_exists(#pk)", Names: map[string]string{"#pk": "PK"}}
+}
+
+// VersionIs holds when the stored item's version is v.
+func VersionIs(v int) *Condition {
+	return &Condition{
+		Expr:   "#v = :v",
+		Names:  map[string]string{"#v": "version"},
+		Values: Item{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(v)}},
+	}
+}
+
+// AttrIs holds when the stored item's attribute name equals the string value.
+func AttrIs(name, value string) *Condition {
+	return &Condition{
+		Expr:   "#a = :a",
+		Names:  map[string]string{"#a": name},
+		Values: Item{":a": &types.AttributeValueMemberS{Value: value}},
+	}
+}
+
+// Meter counts one request's DynamoDB round trips and consumed capacity units.
+type Meter struct {
+	mu         sync.Mutex
+	Calls      map[string]int
+	ReadUnits  float64
+	WriteUnits float64
+}
+
+type meterKey struct{}
+
+// WithMeter attaches a fresh Meter to ctx.
+func WithMeter(ctx context.Context) (context.Context, *Meter) {
+	m := &Meter{Calls: map[string]int{}}
+	return context.WithValue(ctx, meterKey{}, m), m
+}
+
+// MeterFrom returns ctx's Meter, or a throwaway one.
+func MeterFrom(ctx context.Context) *Meter {
+	if m, ok := ctx.Value(meterKey{}).(*Meter); ok {
+		return m
+	}
+	return &Meter{Calls: map[string]int{}}
+}
+
+func (m *Meter) add(op string, cc *types.ConsumedCapacity) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Calls[op]++
+	if cc == nil {
+		return
+	}
+	if cc.ReadCapacityUnits != nil || cc.WriteCapacityUnits != nil {
+		m.ReadUnits += aws.ToFloat64(cc.ReadCapacityUnits)
+		m.WriteUnits += aws.ToFloat64(cc.WriteCapacityUnits)
+		return
+	}
+	// On-demand tables report only the total; a write operation's total is writes.
+	if strings.HasPrefix(op, "Get") || op == "Query" || op == "BatchGetItem" {
+		m.ReadUnits += aws.ToFloat64(cc.CapacityUnits)
+	} else {
+		m.WriteUnits += aws.ToFloat64(cc.CapacityUnits)
+	}
+}
+
+// RoundTrips is the number of DynamoDB calls made so far.
+func (m *Meter) RoundTrips() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range m.Calls {
+		n += c
+	}
+	return n
+}
+
+// Units returns the read and write capacity units consumed so far.
+func (m *Meter) Units() (read, write float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ReadUnits, m.WriteUnits
+}

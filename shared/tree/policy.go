@@ -1,0 +1,65 @@
+package tree
+
+import "errors"
+
+// Operation names one API operation in the policy table.
+type Operation string
+
+// The operations of the API that act on the tree.
+const (
+	OpMeGet               Operation = "me.get"
+	OpDistributorsCreate  Operation = "distributors.create"
+	OpDistributorsList    Operation = "distributors.list"
+	OpDistributorsGet     Operation = "distributors.get"
+	OpDistributorsUpdate  Operation = "distributors.update"
+	OpDistributorsSuspend Operation = "distributors.suspend"
+	OpDistributorsEnable  Operation = "distributors.enable"
+	OpDistributorsDelete  Operation = "distributors.delete"
+	OpAuditLogsList       Operation = "audit-logs.list"
+)
+
+// Rule is the lowest role allowed to perform an operation; the target must also lie
+// in the caller's subtree (own node or a descendant), which every rule requires.
+type Rule struct {
+	MinRole Role
+}
+
+// Policy maps every operation to its rule (PRODUCT.md's permission levels).
+var Policy = map[Operation]Rule{
+	OpMeGet:               {MinRole: RoleEndUser},
+	OpDistributorsCreate:  {MinRole: RolePlatformAdmin},
+	OpDistributorsList:    {MinRole: RolePlatformAdmin},
+	OpDistributorsGet:     {MinRole: RolePlatformAdmin},
+	OpDistributorsUpdate:  {MinRole: RolePlatformAdmin},
+	OpDistributorsSuspend: {MinRole: RolePlatformAdmin},
+	OpDistributorsEnable:  {MinRole: RolePlatformAdmin},
+	OpDistributorsDelete:  {MinRole: RolePlatformAdmin},
+	OpAuditLogsList:       {MinRole: RoleCompanyAdmin},
+}
+
+// ErrOutsideBranch means the target is not in the caller's subtree; callers answer it
+// exactly like a missing thing, so that its existence is not revealed.
+var ErrOutsideBranch = errors.New("target outside the caller's branch")
+
+// ErrRoleTooLow means the caller may see the target but their role may not do this.
+var ErrRoleTooLow = errors.New("role not allowed")
+
+// ErrUnknownOperation means an operation is missing from the policy table: a
+// programming error, refused rather than allowed.
+var ErrUnknownOperation = errors.New("operation not in the policy table")
+
+// Allow decides whether caller may perform op. Pass target as nil for operations that
+// act on no particular node (creating at the top, listing the caller's own scope).
+func Allow(op Operation, caller Caller, target *Node) error {
+	rule, ok := Policy[op]
+	if !ok {
+		return ErrUnknownOperation
+	}
+	if target != nil && !caller.Node.Contains(*target) {
+		return ErrOutsideBranch
+	}
+	if !caller.Role.AtLeast(rule.MinRole) {
+		return ErrRoleTooLow
+	}
+	return nil
+}

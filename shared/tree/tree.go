@@ -1,0 +1,96 @@
+// Package tree holds the pure rules of the hierarchy Platform → Distributor → Partner →
+// Organization → Company → End user: node kinds, roles, and who may do what where. It
+// imports nothing from AWS so its rules are tested fast and read in one place.
+package tree
+
+import "slices"
+
+// Kind is the level of a node in the tree.
+type Kind string
+
+// The levels, from the root down.
+const (
+	KindPlatform     Kind = "platform"
+	KindDistributor  Kind = "distributor"
+	KindPartner      Kind = "partner"
+	KindOrganization Kind = "organization"
+	KindCompany      Kind = "company"
+)
+
+// PlatformID is the id of the single root node.
+const PlatformID = "platform"
+
+// Role is a console user's role; each role belongs at one level.
+type Role string
+
+// The roles, from the most to the least powerful.
+const (
+	RolePlatformAdmin     Role = "platform_admin"
+	RoleDistributorAdmin  Role = "distributor_admin"
+	RolePartnerAdmin      Role = "partner_admin"
+	RoleOrganizationAdmin Role = "organization_admin"
+	RoleCompanyAdmin      Role = "company_admin"
+	RoleEndUser           Role = "end_user"
+)
+
+// Roles lists every role, most powerful first.
+var Roles = []Role{RolePlatformAdmin, RoleDistributorAdmin, RolePartnerAdmin, RoleOrganizationAdmin, RoleCompanyAdmin, RoleEndUser}
+
+// rank is higher for more powerful roles; unknown roles rank zero.
+func (r Role) rank() int {
+	i := slices.Index(Roles, r)
+	if i < 0 {
+		return 0
+	}
+	return len(Roles) - i
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// AtLeast reports whether r is min or a more powerful role.
+func (r Role) AtLeast(min Role) bool { return r.Valid() && r.rank() >= min.rank() }
+
+// Level is the node kind a role is held at.
+func (r Role) Level() Kind {
+	switch r {
+	case RolePlatformAdmin:
+		return KindPlatform
+	case RoleDistributorAdmin:
+		return KindDistributor
+	case RolePartnerAdmin:
+		return KindPartner
+	case RoleOrganizationAdmin:
+		return KindOrganization
+	default:
+		return KindCompany
+	}
+}
+
+// Node is what the rules need to know of a node: its id and its ancestors' ids, root
+// first (the platform's Path is empty).
+type Node struct {
+	ID   string
+	Kind Kind
+	Path []string
+}
+
+// Contains reports whether n is target or one of target's ancestors, i.e. whether
+// target lies in n's subtree.
+func (n Node) Contains(target Node) bool {
+	return n.ID == target.ID || slices.Contains(target.Path, n.ID)
+}
+
+// Lineage is the node's ancestors followed by the node itself, root first: every node
+// whose subtree holds it.
+func (n Node) Lineage() []string {
+	return append(slices.Clone(n.Path), n.ID)
+}
+
+// Caller is the signed-in console user as the rules see them.
+type Caller struct {
+	UserID string
+	Email  string
+	Role   Role
+	Node   Node
+}
