@@ -147,14 +147,22 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	r = r.WithContext(ctx)
 	if err := op.guard(r, &actor); err != nil {
-		problem.Write(rec, r, err)
+		fail(rec, r, meta, err)
 		return
 	}
-	if err := op.Handle(rec, r.WithContext(r.Context())); err != nil {
-		if rec.status != 0 {
-			Logger.ErrorContext(ctx, "error after answer was written", "error", err.Error())
-			return
-		}
+	if err := op.Handle(rec, r); err != nil {
+		fail(rec, r, meta, err)
+	}
+}
+
+// fail answers err unless an answer was already written, logging any error that is
+// not a Problem: its text is for us, never for the client.
+func fail(rec *statusRecorder, r *http.Request, meta Meta, err error) {
+	var p *problem.Problem
+	if !errors.As(err, &p) {
+		Logger.ErrorContext(r.Context(), "unexpected error", "requestId", meta.RequestID, "error", err.Error())
+	}
+	if rec.status == 0 {
 		problem.Write(rec, r, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 )
 
@@ -135,12 +134,11 @@ func Internal() *Problem {
 		"the request could not be completed; it is safe to retry")
 }
 
-// Write answers err as problem+json. Errors that are not a *Problem are logged with
-// the request's logger and answered as a generic 500: their text stays on our side.
+// Write answers err as problem+json. Errors that are not a *Problem are answered as a
+// generic 500: their text stays on our side (the caller logs it).
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var p *Problem
 	if !errors.As(err, &p) {
-		slog.ErrorContext(r.Context(), "unexpected error", "error", err.Error())
 		p = Internal()
 	}
 	w.Header().Set("Content-Type", ContentType)
