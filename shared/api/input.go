@@ -22,29 +22,52 @@ const MaxBody = 64 << 10
 // DecodeJSON reads r's body into dst strictly: JSON only, no unknown fields, no
 // trailing data, at most MaxBody bytes. Errors are problems naming what is wrong.
 func DecodeJSON(r *http.Request, dst any) error {
+	_, err := decode(r, dst)
+	return err
+}
+
+// DecodePatch is DecodeJSON for a PATCH body, where a field that is absent is left
+// alone: it also returns the fields sent as an explicit null, which dst's pointers
+// cannot tell from absent ones.
+func DecodePatch(r *http.Request, dst any) (nulls []string, err error) {
+	body, err := decode(r, dst)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return nil, problem.MalformedJSON("the body must be a JSON object")
+	}
+	for name, v := range fields {
+		if string(v) == "null" {
+			nulls = append(nulls, name)
+		}
+	}
+	slices.Sort(nulls)
+	return nulls, nil
+}
+
+func decode(r *http.Request, dst any) ([]byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil ||
 		(mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return problem.UnsupportedMediaType()
+		return nil, problem.UnsupportedMediaType()
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
-		return problem.MalformedJSON("the body could not be read")
+		return nil, problem.MalformedJSON("the body could not be read")
 	}
 	if len(body) > MaxBody {
-		return problem.TooLarge(MaxBody)
+		return nil, problem.TooLarge(MaxBody)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return jsonProblem(err)
-	}
-	if dec.More() {
-		return problem.MalformedJSON("the body holds more than one JSON value")
+		return nil, jsonProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return problem.MalformedJSON("the body holds more than one JSON value")
+		return nil, problem.MalformedJSON("the body holds more than one JSON value")
 	}
-	return nil
+	return body, nil
 }
 
 // jsonProblem explains a decoding error in the client's terms, never Go's.

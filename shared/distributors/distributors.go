@@ -160,15 +160,16 @@ func (s *Service) write(r *http.Request, action string, before, after *nodes.Ite
 	target := before
 	if after != nil {
 		target = after
-		cond := store.NotExists()
+		// A new node's id is fresh, so its condition failing is not the client's doing.
+		cond, onFail := store.NotExists(), error(nil)
 		if before != nil {
-			cond = store.VersionIs(before.Version)
+			cond, onFail = store.VersionIs(before.Version), problem.Stale()
 		}
 		put, err := store.Put(after, cond)
 		if err != nil {
 			return err
 		}
-		writes = append(writes, store.Write{Item: put, OnConditionFail: problem.Stale()})
+		writes = append(writes, store.Write{Item: put, OnConditionFail: onFail})
 	} else {
 		writes = append(writes, store.Write{
 			Item: store.Delete(nodes.Key(before.ID), store.VersionIs(before.Version)), OnConditionFail: problem.Stale(),
@@ -213,8 +214,17 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body updateBody
-	if err := api.DecodeJSON(r, &body); err != nil {
+	nulls, err := api.DecodePatch(r, &body)
+	if err != nil {
 		return err
+	}
+	for _, f := range nulls {
+		switch f {
+		case "name":
+			return problem.Invalid("the name cannot be removed", problem.Field("name", "must not be null"))
+		case "contactEmail":
+			body.ContactEmail = new(string) // null removes the contact email, like ""
+		}
 	}
 	if body.Name == nil && body.ContactEmail == nil {
 		return problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of name, contactEmail"))

@@ -1,10 +1,12 @@
 package identity
 
 import (
+	"errors"
 	"net/http"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/nodes"
+	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -45,6 +47,10 @@ func (m *Me) get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n, err := nodes.Get(r.Context(), m.Store, u.NodeID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The user's node was removed under them: they have no console left.
+		return problem.NoConsoleAccess()
+	}
 	if err != nil {
 		return err
 	}

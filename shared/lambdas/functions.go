@@ -2,12 +2,14 @@ package lambdas
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/config"
 	"opsconsole/shared/cursor"
@@ -29,6 +31,9 @@ func load(ctx context.Context) (deps, error) {
 	cfg, err := config.Load(ctx)
 	if err != nil {
 		return deps{}, err
+	}
+	if len(cfg.CursorSecret) < 32 {
+		return deps{}, errors.New("CURSOR_SECRET must hold at least 32 bytes")
 	}
 	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
 	return deps{cfg: cfg, store: st, cursors: cursor.Signer{Secret: cfg.CursorSecret}, callers: identity.Callers{Store: st},
@@ -65,6 +70,12 @@ func init() {
 			return Function{HTTP: api.Lambda(api.Serve(ops(d)...))}, nil
 		}
 	}
+	// The docs need no AWS configuration, so they build without load.
+	for name, ops := range apidocs.Operations() {
+		builders[name] = func(context.Context) (Function, error) {
+			return Function{HTTP: api.Lambda(api.Serve(ops...))}, nil
+		}
+	}
 	builders["audit-writer"] = func(ctx context.Context) (Function, error) {
 		d, err := load(ctx)
 		if err != nil {
@@ -88,6 +99,11 @@ func Routes() []Route {
 	var out []Route
 	for name, ops := range httpOps {
 		for _, op := range ops(deps{}) {
+			out = append(out, Route{Function: name, Method: op.Method, Path: op.Path, Public: op.ID == ""})
+		}
+	}
+	for name, ops := range apidocs.Operations() {
+		for _, op := range ops {
 			out = append(out, Route{Function: name, Method: op.Method, Path: op.Path, Public: op.ID == ""})
 		}
 	}
