@@ -47,7 +47,7 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	caller := api.CallerOf(r.Context())
 	var errs []problem.FieldError
-	from, to := "", "~"
+	var from, to string
 	for _, name := range []string{"from", "to"} {
 		v, ok := q.Filters[name]
 		if !ok {
@@ -73,8 +73,16 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("the query string is invalid", errs...)
 	}
 
-	key := expression.Key("PK").Equal(expression.Value(entryKey(caller.Node.ID))).
-		And(expression.Key("SK").Between(expression.Value(from), expression.Value(to)))
+	key := expression.Key("PK").Equal(expression.Value(entryKey(caller.Node.ID)))
+	// Sort keys start with the entry's time, so a time range is a key condition.
+	switch sk := expression.Key("SK"); {
+	case from != "" && to != "":
+		key = key.And(sk.Between(expression.Value(from), expression.Value(to)))
+	case from != "":
+		key = key.And(sk.GreaterThanEqual(expression.Value(from)))
+	case to != "":
+		key = key.And(sk.LessThanEqual(expression.Value(to)))
+	}
 	b := expression.NewBuilder().WithKeyCondition(key)
 	var filter *expression.ConditionBuilder
 	for name, attr := range map[string]string{"action": "action", "targetType": "target.type", "actorId": "actor.userId"} {

@@ -1,0 +1,53 @@
+# Everything runs from pinned tools installed under .cache/ by infra/install.sh.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+.PHONY: install run test vet fmt-check unit validate build warm bench clean clean-all
+
+SAM := .cache/sam-venv/bin/sam
+# sam build runs `go build` with this environment (see the Go builder of SAM CLI).
+SAM_ENV := AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 CGO_ENABLED=0 \
+	GOFLAGS='-tags=lambda.norpc -trimpath -ldflags=-s'
+
+install:
+	bash infra/install.sh
+
+# The whole backend on this machine; Ctrl-C stops it.
+run:
+	bash infra/install.sh services
+	go run ./infra/cmd/local
+
+test:
+	bash infra/install.sh services sam
+	$(MAKE) --no-print-directory vet fmt-check unit validate build
+
+vet:
+	go vet ./...
+
+fmt-check:
+	@out="$$(gofmt -l $$(go list -f '{{.Dir}}' ./...))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Integration tests start their own local system through infra/local.
+unit:
+	go test ./... -count=1
+
+validate:
+	$(SAM_ENV) $(SAM) validate --lint
+
+# Compiling every function once with the same flags fills the Go build cache, so the
+# per-function builds of sam build are quick. GOARCH follows the template's
+# Architectures (arm64); were they to differ, only the cache would miss.
+warm:
+	$(SAM_ENV) GOOS=linux GOARCH=arm64 go build ./functions/...
+
+build: warm
+	$(SAM_ENV) $(SAM) build
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf .aws-sam .cache/logs
+
+clean-all: clean
+	rm -rf .cache

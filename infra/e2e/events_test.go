@@ -1,0 +1,57 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"opsconsole/shared/lambdas"
+)
+
+// TestAuditWriterWithTheSampleEvent invokes the audit-log function's real handler with
+// events/stream-change-record.json, twice, and checks that the change record became
+// one entry in each node of its scope, that the node change beside it was ignored, and
+// that the replay changed nothing.
+func TestAuditWriterWithTheSampleEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../events/stream-change-record.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	fn, err := lambdas.Build(context.Background(), "audit-writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		res, err := fn.Stream(context.Background(), ev)
+		if err != nil || len(res.BatchItemFailures) != 0 {
+			t.Fatalf("invocation %d: %v %+v", i+1, err, res)
+		}
+	}
+	for _, node := range []string{"platform", "dst_01kar4sample0000000000000"} {
+		out, err := st.DB.Query(context.Background(), &dynamodb.QueryInput{
+			TableName:              &st.Table,
+			KeyConditionExpression: strPtr("PK = :pk AND begins_with(SK, :at)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: "AUDIT#" + node},
+				":at": &types.AttributeValueMemberS{Value: "2026-11-22T10:00:00.000Z#01KAR4SAMPLE"},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Items) != 1 {
+			t.Fatalf("%s holds %d entries of the sample change, want 1", node, len(out.Items))
+		}
+	}
+}
+
+func strPtr(s string) *string { return &s }
