@@ -31,8 +31,11 @@ fmt-check:
 unit:
 	go test ./... -count=1
 
+# Lint, then count the transformed template's resources against CloudFormation's
+# 500-resource limit (each function costs about three: function, role, permission).
 validate:
 	$(SAM_ENV) $(SAM) validate --lint
+	$(SAM_ENV) .cache/sam-venv/bin/python infra/count_resources.py template.yaml
 
 # Compiling every function once with the same flags fills the Go build cache, so the
 # per-function builds of sam build are quick. GOARCH follows the template's

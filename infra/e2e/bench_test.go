@@ -87,8 +87,10 @@ func BenchmarkDistributorOperations(b *testing.B) {
 		})
 	})
 	b.Run("update", func(b *testing.B) {
+		n := 0
 		measure(b, func(b *testing.B) {
-			if res := do(b, req{method: "PATCH", path: path, token: tok, body: map[string]string{"contactEmail": fmt.Sprintf("c%d@example.com", b.N)}}); res.Status != 200 {
+			n++ // a new value each time, so every call really writes
+			if res := do(b, req{method: "PATCH", path: path, token: tok, body: map[string]string{"contactEmail": fmt.Sprintf("c%d-%d@example.com", b.N, n)}}); res.Status != 200 {
 				b.Fatalf("update: %d %s", res.Status, res.Body)
 			}
 		})
