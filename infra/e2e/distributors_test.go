@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"opsconsole/shared/nodes"
@@ -230,17 +229,9 @@ func TestDistributorList(t *testing.T) {
 func TestDistributorNamesAreUniqueUnderConcurrency(t *testing.T) {
 	tok := admin(t)
 	name := unique("Race")
-	const n = 10
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = do(t, req{method: "POST", path: "/v1/distributors", token: tok, body: map[string]string{"name": name}}).Status
-		}()
-	}
-	wg.Wait()
+	statuses := concurrently(t, 10, func(int) req {
+		return req{method: "POST", path: "/v1/distributors", token: tok, body: map[string]string{"name": name}}
+	})
 	won := 0
 	for _, s := range statuses {
 		switch s {
@@ -267,18 +258,10 @@ func TestConcurrentUpdatesNeverSilentlyOverwrite(t *testing.T) {
 	tok := admin(t)
 	d := createDistributor(t, tok, unique("Concurrent"))
 	t.Cleanup(func() { do(t, req{method: "DELETE", path: "/v1/distributors/" + d.ID, token: tok}) })
-	const n = 8
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = do(t, req{method: "PATCH", path: "/v1/distributors/" + d.ID, token: tok,
-				body: map[string]string{"contactEmail": fmt.Sprintf("c%d@example.com", i)}, header: map[string]string{"If-Match": `"1"`}}).Status
-		}()
-	}
-	wg.Wait()
+	statuses := concurrently(t, 8, func(i int) req {
+		return req{method: "PATCH", path: "/v1/distributors/" + d.ID, token: tok,
+			body: map[string]string{"contactEmail": fmt.Sprintf("c%d@example.com", i)}, header: map[string]string{"If-Match": `"1"`}}
+	})
 	ok := 0
 	for _, s := range statuses {
 		if s == 200 {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -173,6 +174,15 @@ type req struct {
 
 func do(t testing.TB, r req) response {
 	t.Helper()
+	res, err := send(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// send makes a request and returns its answer; unlike do it may run on any goroutine.
+func send(r req) (response, error) {
 	var body io.Reader
 	switch b := r.body.(type) {
 	case nil:
@@ -183,13 +193,13 @@ func do(t testing.TB, r req) response {
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return response{}, err
 		}
 		body = bytes.NewReader(raw)
 	}
 	hr, err := http.NewRequest(r.method, sys.APIURL+r.path, body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -210,14 +220,36 @@ func do(t testing.TB, r req) response {
 	}
 	res, err := c.Do(hr)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
+		return response{}, err
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: raw}, nil
+}
+
+// concurrently sends the n requests that request(i) makes all at once and returns
+// their statuses, in order.
+func concurrently(t *testing.T, n int, request func(i int) req) []int {
+	t.Helper()
+	statuses := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := send(request(i))
+			statuses[i], errs[i] = res.Status, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return statuses
 }
 
 func login(t testing.TB, email, password string) string {
