@@ -189,3 +189,39 @@ func TestDistributorAccessByRole(t *testing.T) {
 		do(t, req{method: "GET", path: "/v1/distributors", token: userTok}).problem(t, 403, "no-console-access")
 	})
 }
+
+// TestSuspensionBlocksTheBranchAtOnce checks that suspending a distributor refuses its
+// admin's very next call, with the token they already hold, and that enabling it lets
+// them back in; deleting the distributor leaves them no console at all.
+func TestSuspensionBlocksTheBranchAtOnce(t *testing.T) {
+	tok := admin(t)
+	d := createDistributor(t, tok, unique("Suspendable"))
+	node, err := nodes.Get(t0(), st, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	distAdmin, _ := userAt(t, tree.RoleDistributorAdmin, node)
+	path := "/v1/distributors/" + d.ID
+	if res := do(t, req{method: "GET", path: "/v1/me", token: distAdmin}); res.Status != 200 {
+		t.Fatalf("before: %d %s", res.Status, res.Body)
+	}
+	do(t, req{method: "POST", path: path + "/suspend", token: tok}).json(t, &distributor{})
+	t.Run("the suspended branch's admin is refused with a token that is still valid", func(t *testing.T) {
+		do(t, req{method: "GET", path: "/v1/me", token: distAdmin}).problem(t, 403, "branch-suspended")
+		do(t, req{method: "GET", path: "/v1/audit-logs", token: distAdmin}).problem(t, 403, "branch-suspended")
+		do(t, req{method: "GET", path: path, token: distAdmin}).problem(t, 403, "branch-suspended")
+	})
+	t.Run("the platform admin above it is not affected", func(t *testing.T) {
+		do(t, req{method: "GET", path: path, token: tok}).json(t, &distributor{})
+	})
+	do(t, req{method: "POST", path: path + "/enable", token: tok}).json(t, &distributor{})
+	t.Run("enabling lets the admin back in", func(t *testing.T) {
+		do(t, req{method: "GET", path: "/v1/me", token: distAdmin}).json(t, &map[string]any{})
+	})
+	if res := do(t, req{method: "DELETE", path: path, token: tok}); res.Status != 204 {
+		t.Fatalf("delete: %d %s", res.Status, res.Body)
+	}
+	t.Run("deleting the distributor leaves its admin no console", func(t *testing.T) {
+		do(t, req{method: "GET", path: "/v1/me", token: distAdmin}).problem(t, 403, "no-console-access")
+	})
+}

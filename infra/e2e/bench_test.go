@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/nodes"
+	"opsconsole/shared/tree"
 )
 
 // costMeter collects the cost the middleware logs for each request: DynamoDB round
@@ -106,6 +108,18 @@ func BenchmarkDistributorOperations(b *testing.B) {
 		measure(b, func(b *testing.B) {
 			if res := do(b, req{method: "GET", path: "/v1/audit-logs?limit=25", token: tok}); res.Status != 200 {
 				b.Fatalf("audit: %d", res.Status)
+			}
+		})
+	})
+	distNode, err := nodes.Get(t0(), st, seed.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	distAdmin, _ := userAt(b, tree.RoleDistributorAdmin, distNode)
+	b.Run("me as a distributor admin", func(b *testing.B) {
+		measure(b, func(b *testing.B) {
+			if res := do(b, req{method: "GET", path: "/v1/me", token: distAdmin}); res.Status != 200 {
+				b.Fatalf("me: %d %s", res.Status, res.Body)
 			}
 		})
 	})

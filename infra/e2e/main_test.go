@@ -282,7 +282,7 @@ func admin(t testing.TB) string {
 
 // userAt creates a console user with role at node directly through the store and
 // Cognito (invitations come with the identity issue) and signs them in.
-func userAt(t *testing.T, role tree.Role, node nodes.Item) (token, id string) {
+func userAt(t testing.TB, role tree.Role, node nodes.Item) (token, id string) {
 	t.Helper()
 	email := fmt.Sprintf("%s-%d@example.com", role, time.Now().UnixNano())
 	id, err := identity.EnsureUser(context.Background(), st, cognito, poolID, identity.NewUser{

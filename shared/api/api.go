@@ -77,6 +77,10 @@ type Callers interface {
 // ErrNoCaller is what Callers returns for a subject with no active console account.
 var ErrNoCaller = errors.New("no active console user")
 
+// ErrBranchSuspended is what Callers returns for a user below a suspended or
+// deactivated node.
+var ErrBranchSuspended = errors.New("the caller's branch is suspended")
+
 // Operation is one route's handler with what the middleware needs to guard it.
 type Operation struct {
 	// ID names the operation in the policy table. Empty for public operations.
@@ -180,6 +184,9 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	caller, err := op.Callers.Caller(r.Context(), sub)
 	if errors.Is(err, ErrNoCaller) {
 		return problem.NoConsoleAccess()
+	}
+	if errors.Is(err, ErrBranchSuspended) {
+		return problem.BranchSuspended()
 	}
 	if err != nil {
 		return err

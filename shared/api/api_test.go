@@ -19,6 +19,9 @@ import (
 type callers map[string]tree.Caller
 
 func (c callers) Caller(_ context.Context, sub string) (tree.Caller, error) {
+	if sub == "suspended" {
+		return tree.Caller{}, ErrBranchSuspended
+	}
 	if sub == "broken" {
 		return tree.Caller{}, errors.New("dynamodb: connection reset by peer")
 	}
@@ -96,6 +99,7 @@ func TestMiddleware(t *testing.T) {
 		{"a platform admin reads a distributor", get(dist, ok), "/v1/distributors/dst_a", "root", 200, ""},
 		{"no subject claim is 401", get(dist, ok), "/v1/distributors/dst_a", "", 401, "unauthenticated"},
 		{"a subject without a console account is 403", get(dist, ok), "/v1/distributors/dst_a", "ghost", 403, "no-console-access"},
+		{"a user below a suspended node is 403 with its own type", get(dist, ok), "/v1/distributors/dst_a", "suspended", 403, "branch-suspended"},
 		{"a failing user lookup is a 500 without its message", get(dist, ok), "/v1/distributors/dst_a", "broken", 500, "internal"},
 		{"the distributor's own admin is 403", get(dist, ok), "/v1/distributors/dst_a", "dist", 403, "forbidden"},
 		{"another branch is 404 like a missing thing", get(other, ok), "/v1/distributors/dst_b", "dist", 404, "not-found"},

@@ -5,9 +5,13 @@ package identity
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
 	"opsconsole/shared/api"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -45,8 +49,10 @@ func UserKey(sub string) store.Item { return store.Key("USER#"+sub, "USER") }
 // EmailPK is the partition key of the unique-key item that holds an email address.
 func EmailPK(email string) string { return "UNIQUE#email#" + email }
 
-// Callers loads signed-in users from the table: one strongly consistent GetItem per
-// request, so a deactivation takes effect on the very next call.
+// Callers loads signed-in users from the table, strongly consistent, so that a
+// deactivated user or a suspended branch is refused on the very next call: one GetItem
+// for the user and, below the platform, one BatchGetItem for the nodes of their
+// lineage.
 type Callers struct{ Store *store.Store }
 
 // Caller implements api.Callers.
@@ -62,10 +68,47 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 	if u.Status != StatusActive || !u.Role.Valid() {
 		return tree.Caller{}, api.ErrNoCaller
 	}
+	if err := c.checkLineage(ctx, u); err != nil {
+		return tree.Caller{}, err
+	}
 	return tree.Caller{
 		UserID: u.ID, Email: u.Email, Role: u.Role,
 		Node: tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath},
 	}, nil
+}
+
+// Blocked statuses: a suspended distributor or partner, a deactivated organization.
+var blocked = map[string]bool{"suspended": true, "deactivated": true}
+
+// checkLineage refuses a user whose node, or any node above it, is blocked or gone.
+// The platform is never blocked, so platform admins skip the read.
+func (c Callers) checkLineage(ctx context.Context, u UserItem) error {
+	var keys []store.Item
+	for _, id := range append(slices.Clone(u.NodePath), u.NodeID) {
+		if id != tree.PlatformID {
+			keys = append(keys, nodes.Key(id))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	items, err := c.Store.BatchGet(ctx, keys)
+	if err != nil {
+		return err
+	}
+	if len(items) != len(keys) {
+		return api.ErrNoCaller // a node of the lineage was deleted
+	}
+	for _, it := range items {
+		var n nodes.Item
+		if err := attributevalue.UnmarshalMap(it, &n); err != nil {
+			return err
+		}
+		if blocked[n.Status] {
+			return api.ErrBranchSuspended
+		}
+	}
+	return nil
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }

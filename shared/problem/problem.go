@@ -93,6 +93,13 @@ func NoConsoleAccess() *Problem {
 		"this account has no active access to the console")
 }
 
+// BranchSuspended reports a user whose distributor or partner is suspended, or whose
+// organization is deactivated: the whole subtree is blocked until it is enabled again.
+func BranchSuspended() *Problem {
+	return newProblem("branch-suspended", "Access suspended", http.StatusForbidden,
+		"a distributor, partner or organization above this account is suspended or deactivated")
+}
+
 // NotFound reports a thing that does not exist or lies outside the caller's branch;
 // the two are indistinguishable on purpose.
 func NotFound(kind string) *Problem {

@@ -27,6 +27,7 @@ type Client interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Store is the table.
@@ -57,6 +58,36 @@ func (s *Store) Get(ctx context.Context, key Item, out any) error {
 		return ErrNotFound
 	}
 	return attributevalue.UnmarshalMap(res.Item, out)
+}
+
+// MaxBatchGet is BatchGetItem's limit of keys per call.
+const MaxBatchGet = 100
+
+// BatchGet reads up to MaxBatchGet items, strongly consistent, in one round trip
+// (more only when DynamoDB leaves keys unprocessed). Missing items are left out.
+func (s *Store) BatchGet(ctx context.Context, keys []Item) ([]Item, error) {
+	if len(keys) > MaxBatchGet {
+		return nil, fmt.Errorf("batch get of %d keys", len(keys))
+	}
+	var out []Item
+	pending := map[string]types.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	for attempt := 0; len(pending[s.Table].Keys) > 0; attempt++ {
+		if attempt == 5 {
+			return nil, errors.New("batch get: keys still unprocessed")
+		}
+		res, err := s.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: pending, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get: %w", err)
+		}
+		for i := range res.ConsumedCapacity {
+			MeterFrom(ctx).add("BatchGetItem", &res.ConsumedCapacity[i])
+		}
+		out = append(out, res.Responses[s.Table]...)
+		pending = res.UnprocessedKeys
+	}
+	return out, nil
 }
 
 // Page is one page of a Query.
