@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,6 +78,15 @@ func BenchmarkDistributorOperations(b *testing.B) {
 	b.Run("create", func(b *testing.B) {
 		measure(b, func(b *testing.B) {
 			if res := do(b, req{method: "POST", path: "/v1/distributors", token: tok, body: map[string]string{"name": unique("Bench Create")}}); res.Status != 201 {
+				b.Fatalf("create: %d %s", res.Status, res.Body)
+			}
+		})
+	})
+	b.Run("create with an Idempotency-Key", func(b *testing.B) {
+		measure(b, func(b *testing.B) {
+			name := unique("Bench Idem")
+			if res := do(b, req{method: "POST", path: "/v1/distributors", token: tok, body: map[string]string{"name": name},
+				header: map[string]string{"Idempotency-Key": strings.ReplaceAll(name, " ", "-")}}); res.Status != 201 {
 				b.Fatalf("create: %d %s", res.Status, res.Body)
 			}
 		})

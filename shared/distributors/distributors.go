@@ -73,7 +73,8 @@ func (s *Service) Operations() map[string]api.Operation {
 		return api.Operation{ID: id, Method: method, Path: path, Kind: kind, Callers: s.Callers, Target: s.target, Handle: h}
 	}
 	return map[string]api.Operation{
-		"distributors-create": {ID: tree.OpDistributorsCreate, Method: http.MethodPost, Path: "/v1/distributors", Kind: kind, Callers: s.Callers, Handle: s.create},
+		"distributors-create": {ID: tree.OpDistributorsCreate, Method: http.MethodPost, Path: "/v1/distributors", Kind: kind, Callers: s.Callers,
+			Handle: api.Idempotent(s.Store, s.create)},
 		"distributors-list":   {ID: tree.OpDistributorsList, Method: http.MethodGet, Path: "/v1/distributors", Kind: kind, Callers: s.Callers, Handle: s.list},
 		"distributors-get":    byID(tree.OpDistributorsGet, http.MethodGet, "/v1/distributors/{id}", s.get),
 		"distributors-update": byID(tree.OpDistributorsUpdate, http.MethodPatch, "/v1/distributors/{id}", s.update),

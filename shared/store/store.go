@@ -26,6 +26,7 @@ type Client interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
@@ -88,6 +89,51 @@ func (s *Store) BatchGet(ctx context.Context, keys []Item) ([]Item, error) {
 		pending = res.UnprocessedKeys
 	}
 	return out, nil
+}
+
+// ErrConditionFailed is returned by PutIf when its condition does not hold.
+var ErrConditionFailed = errors.New("condition failed")
+
+// PutIf writes v alone when cond holds (a plain PutItem: half the cost of a
+// one-item transaction).
+func (s *Store) PutIf(ctx context.Context, v any, cond *Condition) error {
+	av, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return fmt.Errorf("marshal item: %w", err)
+	}
+	in := &dynamodb.PutItemInput{TableName: &s.Table, Item: av, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
+	if cond != nil {
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.parts()
+	}
+	res, err := s.DB.PutItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		MeterFrom(ctx).add("PutItem", nil)
+		return ErrConditionFailed
+	case err != nil:
+		return fmt.Errorf("put item: %w", err)
+	}
+	MeterFrom(ctx).add("PutItem", res.ConsumedCapacity)
+	return nil
+}
+
+// DeleteIf deletes key when cond holds; a failed condition is not an error.
+func (s *Store) DeleteIf(ctx context.Context, key Item, cond *Condition) error {
+	in := &dynamodb.DeleteItemInput{TableName: &s.Table, Key: key, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
+	if cond != nil {
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.parts()
+	}
+	res, err := s.DB.DeleteItem(ctx, in)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete item: %w", err)
+	}
+	MeterFrom(ctx).add("DeleteItem", res.ConsumedCapacity)
+	return nil
 }
 
 // Page is one page of a Query.

@@ -1,0 +1,190 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
+)
+
+// IdempotencyWindow is how long a key's answer is kept and replayed.
+const IdempotencyWindow = 24 * time.Hour
+
+// MaxIdempotencyKey bounds the Idempotency-Key header.
+const MaxIdempotencyKey = 255
+
+// ReplayedHeader marks an answer replayed for a repeated Idempotency-Key.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// idempotencyItem holds one caller's key: the request it was first used with and,
+// once that request finished, its answer.
+type idempotencyItem struct {
+	PK          string            `dynamodbav:"PK"`
+	SK          string            `dynamodbav:"SK"`
+	Type        string            `dynamodbav:"type"`
+	RequestHash string            `dynamodbav:"requestHash"`
+	State       string            `dynamodbav:"state"` // pending, done
+	Status      int               `dynamodbav:"status,omitempty"`
+	Headers     map[string]string `dynamodbav:"headers,omitempty"`
+	Body        []byte            `dynamodbav:"body,omitempty"`
+	ExpiresAt   int64             `dynamodbav:"expiresAt"`
+}
+
+// replayedHeaders are the answer's headers kept for a replay.
+var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
+
+// Idempotent makes h honour the Idempotency-Key header: the first request with a key
+// claims it and its answer is stored; the same key with the same request replays that
+// answer; with another request it is a 422; while the first is still running, a 409.
+// A server error releases the key, so that a retry can succeed. Keys belong to the
+// caller: two callers never share one.
+func Idempotent(st *store.Store, h Handler) Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" {
+			return h(w, r)
+		}
+		if !validIdempotencyKey(key) {
+			return problem.Invalid("the Idempotency-Key header is invalid",
+				problem.Field("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)))
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		if err != nil {
+			return problem.MalformedJSON("the body could not be read")
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.Sum256([]byte(r.Method + " " + r.URL.Path + "\n" + r.Header.Get("Content-Type") + "\n" + string(body)))
+		hash := hex.EncodeToString(sum[:])
+		ctx := r.Context()
+		now := time.Now()
+		it := idempotencyItem{
+			PK: "IDEMPOTENCY#" + CallerOf(ctx).UserID + "#" + key, SK: "IDEMPOTENCY", Type: "idempotency",
+			RequestHash: hash, State: "pending", ExpiresAt: now.Add(IdempotencyWindow).Unix(),
+		}
+		// An expired key counts as free: DynamoDB's TTL deletes items late (and DynamoDB
+		// Local never does), so no correctness rests on it.
+		claim := &store.Condition{
+			Expr:   "attribute_not_exists(#pk) OR #exp < :now",
+			Names:  map[string]string{"#pk": "PK", "#exp": "expiresAt"},
+			Values: store.Item{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}},
+		}
+		switch err := st.PutIf(ctx, it, claim); {
+		case errors.Is(err, store.ErrConditionFailed):
+			return replay(ctx, st, w, it)
+		case err != nil:
+			return err
+		}
+		rec := &recorder{header: http.Header{}}
+		herr := h(rec, r)
+		var p *problem.Problem
+		switch {
+		case herr != nil && !errors.As(herr, &p), herr == nil && (rec.status == 0 || rec.status >= 500),
+			p != nil && p.Status >= 500:
+			// Leave no claim behind a failure the client may retry.
+			if err := st.DeleteIf(ctx, store.Key(it.PK, it.SK), store.AttrIs("requestHash", hash)); err != nil {
+				Logger.ErrorContext(ctx, "idempotency key not released", "error", err.Error())
+			}
+		default:
+			// The answer, a problem (4xx) included, is stored so a retry sees the same.
+			answer := rec
+			if p != nil {
+				answer = &recorder{header: http.Header{}}
+				problem.Write(answer, r, p)
+			}
+			it.State, it.Status, it.Body, it.Headers = "done", answer.status, answer.body.Bytes(), map[string]string{}
+			for _, name := range replayedHeaders {
+				if v := answer.header.Get(name); v != "" {
+					it.Headers[name] = v
+				}
+			}
+			if err := st.PutIf(ctx, it, store.AttrIs("requestHash", hash)); err != nil {
+				Logger.ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
+			}
+		}
+		if herr != nil {
+			return herr
+		}
+		if rec.status == 0 {
+			return errors.New("the handler wrote no answer")
+		}
+		for k, vs := range rec.header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.status)
+		_, err = w.Write(rec.body.Bytes())
+		return err
+	}
+}
+
+// replay answers a repeated key from what was stored.
+func replay(ctx context.Context, st *store.Store, w http.ResponseWriter, claim idempotencyItem) error {
+	var prev idempotencyItem
+	if err := st.Get(ctx, store.Key(claim.PK, claim.SK), &prev); err != nil {
+		if errors.Is(err, store.ErrNotFound) { // released by a failure in between
+			return problem.Conflict("idempotency-key-in-use", "a request with this Idempotency-Key is being processed; retry shortly",
+				problem.Field("Idempotency-Key", "in use"))
+		}
+		return err
+	}
+	switch {
+	case prev.RequestHash != claim.RequestHash:
+		return &problem.Problem{
+			Type: problem.TypePrefix + "idempotency-key-reused", Title: "Idempotency key reused", Status: http.StatusUnprocessableEntity,
+			Detail: "this Idempotency-Key was used with another request",
+			Errors: []problem.FieldError{problem.Field("Idempotency-Key", "already used with another request")},
+		}
+	case prev.State != "done":
+		return problem.Conflict("idempotency-key-in-use", "a request with this Idempotency-Key is being processed; retry shortly",
+			problem.Field("Idempotency-Key", "in use"))
+	}
+	for k, v := range prev.Headers {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set(ReplayedHeader, "true")
+	w.WriteHeader(prev.Status)
+	_, err := w.Write(prev.Body)
+	return err
+}
+
+func validIdempotencyKey(k string) bool {
+	if len(k) > MaxIdempotencyKey {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder keeps a handler's answer so it can be stored before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
