@@ -4,9 +4,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -195,7 +197,16 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	ctx := context.WithValue(r.Context(), callerKey, caller)
 	var node *tree.Node
 	if op.Target != nil {
-		n, thing, err := op.Target(r.WithContext(ctx))
+		// A target may be named in the body (the parent of a new thing), so the body is
+		// buffered: the target loader and the handler each read a full copy.
+		raw, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		if err != nil {
+			return problem.MalformedJSON("the body could not be read")
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		tr := r.WithContext(ctx)
+		tr.Body = io.NopCloser(bytes.NewReader(raw))
+		n, thing, err := op.Target(tr)
 		if err != nil {
 			return err
 		}
@@ -204,7 +215,9 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	}
 	switch err := tree.Allow(op.ID, caller, node); {
 	case errors.Is(err, tree.ErrOutsideBranch):
-		return problem.NotFound(op.Kind)
+		// Named after the node refused (the parent, for a create or a list), so that
+		// the answer reads exactly like the one for a missing node of that kind.
+		return problem.NotFound(string(node.Kind))
 	case errors.Is(err, tree.ErrRoleTooLow):
 		return problem.Forbidden("your role may not " + string(op.ID))
 	case err != nil:

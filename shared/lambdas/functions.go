@@ -13,8 +13,8 @@ import (
 	"opsconsole/shared/audit"
 	"opsconsole/shared/config"
 	"opsconsole/shared/cursor"
-	"opsconsole/shared/distributors"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/levels"
 	"opsconsole/shared/store"
 )
 
@@ -55,10 +55,12 @@ var httpOps = map[string]func(d deps) []api.Operation{
 }
 
 func init() {
-	for name := range (&distributors.Service{}).Operations() {
-		httpOps[name] = func(d deps) []api.Operation {
-			s := &distributors.Service{Store: d.store, Cursors: d.cursors, Callers: d.callers}
-			return []api.Operation{s.Operations()[name]}
+	for _, level := range []levels.Level{levels.Distributors, levels.Partners} {
+		for name := range (&levels.Service{Level: level}).Operations() {
+			httpOps[name] = func(d deps) []api.Operation {
+				s := &levels.Service{Level: level, Store: d.store, Cursors: d.cursors, Callers: d.callers}
+				return []api.Operation{s.Operations()[name]}
+			}
 		}
 	}
 	for name, ops := range httpOps {

@@ -16,6 +16,13 @@ const (
 	OpDistributorsEnable  Operation = "distributors.enable"
 	OpDistributorsDelete  Operation = "distributors.delete"
 	OpAuditLogsList       Operation = "audit-logs.list"
+	OpPartnersCreate      Operation = "partners.create"
+	OpPartnersList        Operation = "partners.list"
+	OpPartnersGet         Operation = "partners.get"
+	OpPartnersUpdate      Operation = "partners.update"
+	OpPartnersSuspend     Operation = "partners.suspend"
+	OpPartnersEnable      Operation = "partners.enable"
+	OpPartnersDelete      Operation = "partners.delete"
 )
 
 // Rule is the lowest role allowed to perform an operation; the target must also lie
@@ -35,6 +42,13 @@ var Policy = map[Operation]Rule{
 	OpDistributorsEnable:  {MinRole: RolePlatformAdmin},
 	OpDistributorsDelete:  {MinRole: RolePlatformAdmin},
 	OpAuditLogsList:       {MinRole: RoleCompanyAdmin},
+	OpPartnersCreate:      {MinRole: RoleDistributorAdmin},
+	OpPartnersList:        {MinRole: RoleDistributorAdmin},
+	OpPartnersGet:         {MinRole: RoleDistributorAdmin},
+	OpPartnersUpdate:      {MinRole: RoleDistributorAdmin},
+	OpPartnersSuspend:     {MinRole: RoleDistributorAdmin},
+	OpPartnersEnable:      {MinRole: RoleDistributorAdmin},
+	OpPartnersDelete:      {MinRole: RoleDistributorAdmin},
 }
 
 // ErrOutsideBranch means the target is not in the caller's subtree; callers answer it

@@ -152,7 +152,7 @@ func TestViolations(t *testing.T) {
 		wantViolation(t, c, "GET", "/v1/distributors", 200, jsonHeader(), `{"items":[]}`, "nextCursor")
 	})
 	t.Run("unknown path or method", func(t *testing.T) {
-		wantViolation(t, c, "GET", "/v1/partners", 200, jsonHeader(), `{}`, "no path of the document matches /v1/partners")
+		wantViolation(t, c, "GET", "/v1/organizations", 200, jsonHeader(), `{}`, "no path of the document matches /v1/organizations")
 		wantViolation(t, c, "GET", "/v1/distributors/", 200, jsonHeader(), `{}`, "no path")
 		wantViolation(t, c, "PUT", get, 200, jsonHeader(), `{}`, "no PUT operation", "GET /v1/distributors/{id}")
 	})
