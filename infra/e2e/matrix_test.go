@@ -45,8 +45,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			{"update", func(id string) req {
 				return req{method: "PATCH", path: "/v1/" + resource + "/" + id, body: map[string]string{"name": "Never"}, header: stale}
 			}, 412},
-			{"suspend", func(id string) req { return req{method: "POST", path: "/v1/" + resource + "/" + id + "/suspend", header: stale} }, 412},
-			{"enable", func(id string) req { return req{method: "POST", path: "/v1/" + resource + "/" + id + "/enable", header: stale} }, 412},
+			{"suspend", func(id string) req {
+				return req{method: "POST", path: "/v1/" + resource + "/" + id + "/suspend", header: stale}
+			}, 412},
+			{"enable", func(id string) req {
+				return req{method: "POST", path: "/v1/" + resource + "/" + id + "/enable", header: stale}
+			}, 412},
 			{"delete", func(id string) req { return req{method: "DELETE", path: "/v1/" + resource + "/" + id, header: stale} }, 412},
 		}
 	}
