@@ -31,16 +31,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	callers := map[tree.Role]string{tree.RolePlatformAdmin: root, tree.RoleDistributorAdmin: distAdmin, tree.RolePartnerAdmin: partnerAdmin}
 
 	stale := map[string]string{"If-Match": `"999"`}
-	byID := func(resource string) []struct {
+	// byID lists the operations on one thing of a resource, each with the status an
+	// allowed caller gets from its harmless request.
+	type operation struct {
 		op   string
 		make func(id string) req
 		ok   int
-	} {
-		return []struct {
-			op   string
-			make func(id string) req
-			ok   int
-		}{
+	}
+	byID := func(resource string) []operation {
+		return []operation{
 			{"get", func(id string) req { return req{method: "GET", path: "/v1/" + resource + "/" + id} }, 200},
 			{"update", func(id string) req {
 				return req{method: "PATCH", path: "/v1/" + resource + "/" + id, body: map[string]string{"name": "Never"}, header: stale}
