@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -39,7 +40,7 @@ func TestAuditWriterWithTheSampleEvent(t *testing.T) {
 	for _, node := range []string{"platform", "dst_01kar4sample0000000000000"} {
 		out, err := st.DB.Query(context.Background(), &dynamodb.QueryInput{
 			TableName:              &st.Table,
-			KeyConditionExpression: strPtr("PK = :pk AND begins_with(SK, :at)"),
+			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :at)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":pk": &types.AttributeValueMemberS{Value: "AUDIT#" + node},
 				":at": &types.AttributeValueMemberS{Value: "2026-11-22T10:00:00.000Z#01KAR4SAMPLE"},
@@ -53,5 +54,3 @@ func TestAuditWriterWithTheSampleEvent(t *testing.T) {
 		}
 	}
 }
-
-func strPtr(s string) *string { return &s }

@@ -388,11 +388,11 @@ func (b *bootstrapper) createTable(ctx context.Context, r template.Resource, pro
 		name = n
 	}
 	in.TableName = aws.String(name)
-	if ss := asMap(props["StreamSpecification"]); ss != nil {
+	if ss := template.AsMap(props["StreamSpecification"]); ss != nil {
 		view, _ := ss["StreamViewType"].(string)
 		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(view)}
 	}
-	if sse := asMap(props["SSESpecification"]); sse != nil {
+	if sse := template.AsMap(props["SSESpecification"]); sse != nil {
 		spec := &ddbtypes.SSESpecification{}
 		if v, ok := sse["SSEEnabled"].(bool); ok {
 			spec.Enabled = aws.Bool(v)
@@ -423,7 +423,7 @@ func (b *bootstrapper) createTable(ctx context.Context, r template.Resource, pro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if ttl := asMap(props["TimeToLiveSpecification"]); ttl != nil && ttl["Enabled"] == true {
+	if ttl := template.AsMap(props["TimeToLiveSpecification"]); ttl != nil && ttl["Enabled"] == true {
 		attr, _ := ttl["AttributeName"].(string)
 		if _, err := b.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 			TableName:               in.TableName,
@@ -433,7 +433,7 @@ func (b *bootstrapper) createTable(ctx context.Context, r template.Resource, pro
 		}
 		b.log.Debug("DynamoDB Local records TTL but never expires items", "table", name)
 	}
-	if pitr := asMap(props["PointInTimeRecoverySpecification"]); pitr != nil && pitr["PointInTimeRecoveryEnabled"] == true {
+	if pitr := template.AsMap(props["PointInTimeRecoverySpecification"]); pitr != nil && pitr["PointInTimeRecoveryEnabled"] == true {
 		_, err := b.ddb.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
 			TableName:                        in.TableName,
 			PointInTimeRecoverySpecification: &ddbtypes.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(true)},
@@ -531,7 +531,7 @@ func cfnTags(v any) map[string]string {
 	}
 	out := map[string]string{}
 	for _, t := range list {
-		m := asMap(t)
+		m := template.AsMap(t)
 		k, _ := m["Key"].(string)
 		val, _ := m["Value"].(string)
 		if k != "" {
@@ -643,7 +643,7 @@ func (b *bootstrapper) createUserPool(ctx context.Context, r template.Resource, 
 	id := aws.ToString(out.UserPool.Id)
 	if mfa, _ := props["MfaConfiguration"].(string); mfa != "" && mfa != "OFF" {
 		set := &cip.SetUserPoolMfaConfigInput{UserPoolId: aws.String(id), MfaConfiguration: ciptypes.UserPoolMfaType(mfa)}
-		for _, m := range asSlice(props["EnabledMfas"]) {
+		for _, m := range template.AsSlice(props["EnabledMfas"]) {
 			switch m {
 			case "SOFTWARE_TOKEN_MFA":
 				set.SoftwareTokenMfaConfiguration = &ciptypes.SoftwareTokenMfaConfigType{Enabled: true}
@@ -717,7 +717,7 @@ func (b *bootstrapper) createSecret(_ context.Context, r template.Resource, prop
 	var value string
 	if s, ok := props["SecretString"].(string); ok {
 		value = s
-	} else if value, err = generateSecret(asMap(props["GenerateSecretString"])); err != nil {
+	} else if value, err = generateSecret(template.AsMap(props["GenerateSecretString"])); err != nil {
 		return err
 	}
 	b.res.Secrets[r.LogicalID] = Secret{ARN: arn, Name: name, Value: value}
@@ -962,14 +962,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
-}
-
-func asSlice(v any) []any {
-	s, _ := v.([]any)
-	return s
 }

@@ -457,34 +457,32 @@ var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: tru
 
 // httpAnswers succeeds on any HTTP answer.
 func httpAnswers(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := probeClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	return res.Body.Close()
+	_, err := probe(ctx, url)
+	return err
 }
 
 // httpOK succeeds on a 200 answer.
 func httpOK(ctx context.Context, url string) error {
+	res, err := probe(ctx, url)
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	return err
+}
+
+// probe GETs url and discards the body.
+func probe(ctx context.Context, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := probeClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, res.Body)
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, res.Status)
-	}
-	return nil
+	return res, nil
 }
 
 // smtpAnswers succeeds when the server greets with 220.

@@ -214,27 +214,27 @@ func Parse(data []byte) (*Template, error) {
 	t := &Template{
 		Parameters: map[string]Parameter{},
 		Resources:  map[string]Resource{},
-		Outputs:    asMap(root["Outputs"]),
+		Outputs:    AsMap(root["Outputs"]),
 		Transform:  root["Transform"],
 	}
 	t.Description, _ = root["Description"].(string)
-	for name, raw := range asMap(root["Parameters"]) {
-		p := asMap(raw)
-		param := Parameter{Name: name, Default: p["Default"], AllowedValues: asSlice(p["AllowedValues"])}
+	for name, raw := range AsMap(root["Parameters"]) {
+		p := AsMap(raw)
+		param := Parameter{Name: name, Default: p["Default"], AllowedValues: AsSlice(p["AllowedValues"])}
 		param.Type, _ = p["Type"].(string)
 		param.Description, _ = p["Description"].(string)
 		t.Parameters[name] = param
 	}
-	t.Globals.Raw = asMap(root["Globals"])
-	t.Globals.Function = asMap(t.Globals.Raw["Function"])
-	t.Globals.FunctionEnv = asMap(asMap(t.Globals.Function["Environment"])["Variables"])
-	resources := asMap(root["Resources"])
+	t.Globals.Raw = AsMap(root["Globals"])
+	t.Globals.Function = AsMap(t.Globals.Raw["Function"])
+	t.Globals.FunctionEnv = AsMap(AsMap(t.Globals.Function["Environment"])["Variables"])
+	resources := AsMap(root["Resources"])
 	if len(resources) == 0 {
 		return nil, fmt.Errorf("template has no Resources")
 	}
 	for id, raw := range resources {
-		r := asMap(raw)
-		res := Resource{LogicalID: id, Properties: asMap(r["Properties"]), Metadata: asMap(r["Metadata"])}
+		r := AsMap(raw)
+		res := Resource{LogicalID: id, Properties: AsMap(r["Properties"]), Metadata: AsMap(r["Metadata"])}
 		res.Type, _ = r["Type"].(string)
 		if res.Type == "" {
 			return nil, fmt.Errorf("resource %s has no Type", id)
@@ -314,7 +314,7 @@ func (t *Template) function(r Resource) (Function, error) {
 	if f.Name == "" {
 		return f, fmt.Errorf("function %s: cannot take a folder name from CodeUri %q", r.LogicalID, code)
 	}
-	f.Env = asMap(asMap(r.Properties["Environment"])["Variables"])
+	f.Env = AsMap(AsMap(r.Properties["Environment"])["Variables"])
 	f.Timeout = 3
 	for _, v := range []any{t.Globals.Function["Timeout"], r.Properties["Timeout"]} {
 		if v == nil {
@@ -326,15 +326,15 @@ func (t *Template) function(r Resource) (Function, error) {
 		}
 		f.Timeout = n
 	}
-	events := asMap(r.Properties["Events"])
+	events := AsMap(r.Properties["Events"])
 	names := make([]string, 0, len(events))
 	for n := range events {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		e := asMap(events[n])
-		ev := Event{Name: n, Properties: asMap(e["Properties"])}
+		e := AsMap(events[n])
+		ev := Event{Name: n, Properties: AsMap(e["Properties"])}
 		ev.Type, _ = e["Type"].(string)
 		f.Events = append(f.Events, ev)
 	}
@@ -391,16 +391,16 @@ func (t *Template) Routes() ([]Route, error) {
 				if !ok || api.Type != "AWS::Serverless::HttpApi" {
 					return nil, fmt.Errorf("function %s event %s: ApiId %s is not an AWS::Serverless::HttpApi", f.LogicalID, e.Name, r.API)
 				}
-				def, _ = asMap(api.Properties["Auth"])["DefaultAuthorizer"].(string)
+				def, _ = AsMap(api.Properties["Auth"])["DefaultAuthorizer"].(string)
 			} else {
-				def, _ = asMap(asMap(asMap(t.Globals.Raw["HttpApi"])["Auth"]))["DefaultAuthorizer"].(string)
+				def, _ = AsMap(AsMap(AsMap(t.Globals.Raw["HttpApi"])["Auth"]))["DefaultAuthorizer"].(string)
 			}
-			for _, sc := range asSlice(asMap(e.Properties["Auth"])["AuthorizationScopes"]) {
+			for _, sc := range AsSlice(AsMap(e.Properties["Auth"])["AuthorizationScopes"]) {
 				if s, ok := sc.(string); ok {
 					r.AuthorizationScopes = append(r.AuthorizationScopes, s)
 				}
 			}
-			auth, _ := asMap(e.Properties["Auth"])["Authorizer"].(string)
+			auth, _ := AsMap(e.Properties["Auth"])["Authorizer"].(string)
 			if auth == "" {
 				auth = def
 			}
@@ -434,21 +434,21 @@ type JWTAuthorizer struct {
 func (t *Template) JWTAuthorizers() []JWTAuthorizer {
 	var out []JWTAuthorizer
 	for _, api := range t.ResourcesOfType("AWS::Serverless::HttpApi") {
-		auths := asMap(asMap(api.Properties["Auth"])["Authorizers"])
+		auths := AsMap(AsMap(api.Properties["Auth"])["Authorizers"])
 		names := make([]string, 0, len(auths))
 		for n := range auths {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			a := asMap(auths[n])
-			jc := asMap(a["JwtConfiguration"])
+			a := AsMap(auths[n])
+			jc := AsMap(a["JwtConfiguration"])
 			if jc == nil {
 				continue
 			}
 			out = append(out, JWTAuthorizer{
 				API: api.LogicalID, Name: n, IdentitySource: a["IdentitySource"],
-				Issuer: jc["issuer"], Audience: asSlice(jc["audience"]),
+				Issuer: jc["issuer"], Audience: AsSlice(jc["audience"]),
 			})
 		}
 	}
@@ -535,21 +535,21 @@ func streamMapping(f Function, e Event) (StreamMapping, error) {
 	if m.StartingPosition == "" {
 		return m, fmt.Errorf("no StartingPosition")
 	}
-	for _, v := range asSlice(p["FunctionResponseTypes"]) {
+	for _, v := range AsSlice(p["FunctionResponseTypes"]) {
 		s, ok := v.(string)
 		if !ok {
 			return m, fmt.Errorf("FunctionResponseTypes has a %T", v)
 		}
 		m.FunctionResponseTypes = append(m.FunctionResponseTypes, s)
 	}
-	for i, v := range asSlice(asMap(p["FilterCriteria"])["Filters"]) {
-		pat, ok := asMap(v)["Pattern"].(string)
+	for i, v := range AsSlice(AsMap(p["FilterCriteria"])["Filters"]) {
+		pat, ok := AsMap(v)["Pattern"].(string)
 		if !ok {
 			return m, fmt.Errorf("FilterCriteria.Filters[%d].Pattern is not a string", i)
 		}
 		m.FilterPatterns = append(m.FilterPatterns, pat)
 	}
-	if of := asMap(asMap(p["DestinationConfig"])["OnFailure"]); of != nil {
+	if of := AsMap(AsMap(p["DestinationConfig"])["OnFailure"]); of != nil {
 		m.OnFailureType, _ = of["Type"].(string)
 		m.OnFailureDestinationValue = of["Destination"]
 		switch d := of["Destination"].(type) {
@@ -578,12 +578,14 @@ func toInt(key string, v any) (int, error) {
 	return 0, fmt.Errorf("%s is %v (%T), want an integer", key, v, v)
 }
 
-func asMap(v any) map[string]any {
+// AsMap reads a property value as a mapping; nil when it is not one.
+func AsMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
 }
 
-func asSlice(v any) []any {
+// AsSlice reads a property value as a list; nil when it is not one.
+func AsSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -239,7 +240,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	// The parent must still exist when the child is written.
 	parentExists := store.Write{
 		Item: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			Key: nodes.Key(c.parent.ID), ConditionExpression: strPtr("attribute_exists(PK)"),
+			Key: nodes.Key(c.parent.ID), ConditionExpression: aws.String("attribute_exists(PK)"),
 		}},
 		OnConditionFail: problem.NotFound(string(s.Level.Parent)),
 	}
@@ -250,8 +251,6 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("ETag", api.ETag(it.Version))
 	return api.WriteJSON(w, http.StatusCreated, s.Level.view(it))
 }
-
-func strPtr(s string) *string { return &s }
 
 // write stores a change from before to after (either may be nil) with its change
 // record, in one transaction. claim, when set, claims after's name.
@@ -401,7 +400,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		page, err := s.Store.QueryPage(r.Context(), dynamodb.QueryInput{
-			IndexName: strPtr("GSI1"), KeyConditionExpression: expr.KeyCondition(),
+			IndexName: aws.String("GSI1"), KeyConditionExpression: expr.KeyCondition(),
 			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		}, 1, []string{"PK", "SK", "GSI1PK", "GSI1SK"})
 		if err != nil {
