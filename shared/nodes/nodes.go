@@ -32,14 +32,31 @@ type Item struct {
 	Name         string    `dynamodbav:"name"`
 	NameKey      string    `dynamodbav:"nameKey"`
 	Status       string    `dynamodbav:"status"`
-	ContactEmail string    `dynamodbav:"contactEmail,omitempty"`
-	Version      int       `dynamodbav:"version"`
+	// Attrs are the level's own fields (contact email, tier, flags), validated by the
+	// level that serves the node.
+	Attrs   map[string]any `dynamodbav:"attrs,omitempty"`
+	Version int            `dynamodbav:"version"`
+	// Children counts the node's direct children, kept in the same transactions that
+	// create and delete them, so a delete that finds it zero can never orphan a child
+	// created at the same moment. (The counts by kind and status, for display, come
+	// from the stream; see package counts.)
+	Children int `dynamodbav:"children"`
 	CreatedAt    string    `dynamodbav:"createdAt"`
 	UpdatedAt    string    `dynamodbav:"updatedAt"`
 	GSI1PK       string    `dynamodbav:"GSI1PK,omitempty"`
 	GSI1SK       string    `dynamodbav:"GSI1SK,omitempty"`
 	GSI2PK       string    `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK       string    `dynamodbav:"GSI2SK,omitempty"`
+	// GSI3 … GSI6 list a node across its grandparent's and great-grandparent's branch
+	// (organizations across a distributor and across the platform); see BranchKey.
+	GSI3PK string `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
+	GSI4PK string `dynamodbav:"GSI4PK,omitempty"`
+	GSI4SK string `dynamodbav:"GSI4SK,omitempty"`
+	GSI5PK string `dynamodbav:"GSI5PK,omitempty"`
+	GSI5SK string `dynamodbav:"GSI5SK,omitempty"`
+	GSI6PK string `dynamodbav:"GSI6PK,omitempty"`
+	GSI6SK string `dynamodbav:"GSI6SK,omitempty"`
 }
 
 // Key is the primary key of node id.
@@ -62,6 +79,7 @@ var idPrefix = map[tree.Kind]string{
 	tree.KindPartner:      "prt_",
 	tree.KindOrganization: "org_",
 	tree.KindCompany:      "cmp_",
+	tree.KindEndUser:      "eu_",
 }
 
 var idBody = regexp.MustCompile(`^[0-9a-z]{26}$`)
@@ -94,16 +112,39 @@ func ChildrenByStatusKey(parentID string, kind tree.Kind, status string) string 
 	return ChildrenKey(parentID, kind) + "#" + status
 }
 
-// SetIndexKeys derives the index attributes from the node's parent, name and status.
-func (it *Item) SetIndexKeys() {
-	it.NameKey = NameKey(it.Name)
-	it.GSI1PK = ChildrenKey(it.ParentID, it.Kind)
-	it.GSI1SK = it.NameKey + sep + it.ID
-	it.GSI2PK = ChildrenByStatusKey(it.ParentID, it.Kind, it.Status)
-	it.GSI2SK = it.GSI1SK
+// BranchKey is the partition, in GSI3 (distributor) or GSI5 (platform), of the nodes of
+// kind anywhere below ancestor; with filter (a status), in GSI4 or GSI6.
+func BranchKey(ancestorID string, kind tree.Kind, filter string) string {
+	k := "BRANCH#" + ancestorID + "#" + string(kind)
+	if filter != "" {
+		k += "#" + filter
+	}
+	return k
 }
 
-// NewChild makes the item of a new node of kind under parent.
+// SetIndexKeys derives the index attributes from the node's parent, name and status.
+// filter is the value listed by GSI2 (the status, unless the level filters on
+// something else); branch adds the GSI3–GSI6 keys of the two ancestors above the
+// parent, for levels listed across a branch.
+func (it *Item) SetIndexKeys(filter string, branch bool) {
+	it.NameKey = NameKey(it.Name)
+	sk := it.NameKey + sep + it.ID
+	it.GSI1PK, it.GSI1SK = ChildrenKey(it.ParentID, it.Kind), sk
+	it.GSI2PK, it.GSI2SK = ChildrenByStatusKey(it.ParentID, it.Kind, filter), sk
+	it.GSI3PK, it.GSI3SK, it.GSI4PK, it.GSI4SK = "", "", "", ""
+	it.GSI5PK, it.GSI5SK, it.GSI6PK, it.GSI6SK = "", "", "", ""
+	if !branch || len(it.Path) < 3 {
+		return
+	}
+	grand, great := it.Path[len(it.Path)-2], it.Path[len(it.Path)-3]
+	it.GSI3PK, it.GSI3SK = BranchKey(grand, it.Kind, ""), sk
+	it.GSI4PK, it.GSI4SK = BranchKey(grand, it.Kind, filter), sk
+	it.GSI5PK, it.GSI5SK = BranchKey(great, it.Kind, ""), sk
+	it.GSI6PK, it.GSI6SK = BranchKey(great, it.Kind, filter), sk
+}
+
+// NewChild makes the item of a new node of kind under parent; the caller sets its
+// index keys once its fields are complete.
 func NewChild(parent tree.Node, kind tree.Kind, name, status string, now time.Time) Item {
 	id := NewID(kind)
 	ts := now.UTC().Format(time.RFC3339)
@@ -112,7 +153,6 @@ func NewChild(parent tree.Node, kind tree.Kind, name, status string, now time.Ti
 		ParentID: parent.ID, Path: parent.Lineage(), Name: name, Status: status,
 		Version: 1, CreatedAt: ts, UpdatedAt: ts,
 	}
-	it.SetIndexKeys()
 	return it
 }
 

@@ -67,6 +67,7 @@ func TestSortKeysOrderByName(t *testing.T) {
 	byKey := map[string]string{}
 	for _, n := range names {
 		it := NewChild(platform, tree.KindDistributor, n, "active", time.Now())
+		it.SetIndexKeys(it.Status, false)
 		keys = append(keys, it.GSI1SK)
 		byKey[it.GSI1SK] = n
 	}
@@ -78,4 +79,33 @@ func TestSortKeysOrderByName(t *testing.T) {
 	if strings.Join(got, "|") != "a|Ab|ab c|abc" {
 		t.Fatalf("order = %v", got)
 	}
+}
+
+func TestBranchKeysOfAnOrganization(t *testing.T) {
+	partner := tree.Node{ID: "prt_p", Kind: tree.KindPartner, Path: []string{tree.PlatformID, "dst_d"}}
+	it := NewChild(partner, tree.KindOrganization, "Acme", "approved", time.Now())
+	it.SetIndexKeys(it.Status, true)
+	want := map[string]string{
+		"GSI1PK": "CHILDREN#prt_p#organization", "GSI2PK": "CHILDREN#prt_p#organization#approved",
+		"GSI3PK": "BRANCH#dst_d#organization", "GSI4PK": "BRANCH#dst_d#organization#approved",
+		"GSI5PK": "BRANCH#platform#organization", "GSI6PK": "BRANCH#platform#organization#approved",
+	}
+	got := map[string]string{"GSI1PK": it.GSI1PK, "GSI2PK": it.GSI2PK, "GSI3PK": it.GSI3PK, "GSI4PK": it.GSI4PK, "GSI5PK": it.GSI5PK, "GSI6PK": it.GSI6PK}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	for _, sk := range []string{it.GSI2SK, it.GSI3SK, it.GSI4SK, it.GSI5SK, it.GSI6SK} {
+		if sk != it.GSI1SK {
+			t.Errorf("sort key %q differs from GSI1SK %q", sk, it.GSI1SK)
+		}
+	}
+
+	t.Run("a level not listed across branches has no branch keys", func(t *testing.T) {
+		it.SetIndexKeys(it.Status, false)
+		if it.GSI3PK != "" || it.GSI6PK != "" {
+			t.Fatalf("branch keys set: %q %q", it.GSI3PK, it.GSI6PK)
+		}
+	})
 }

@@ -30,6 +30,9 @@ type Problem struct {
 	Status int          `json:"status"`
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+	// Children, on has-children, counts what is still below the node: kind → status →
+	// count. It is an interface so that an empty count still shows as {}.
+	Children any `json:"children,omitempty"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
@@ -110,6 +113,18 @@ func NotFound(kind string) *Problem {
 func Conflict(slug, detail string, errs ...FieldError) *Problem {
 	p := newProblem(slug, "Conflict", http.StatusConflict, detail)
 	p.Errors = errs
+	return p
+}
+
+// HasChildren refuses to delete a node that still has children; counts says what
+// they are (kind → status → count, possibly empty while the counts catch up).
+func HasChildren(kind string, counts map[string]map[string]int) *Problem {
+	if counts == nil {
+		counts = map[string]map[string]int{}
+	}
+	p := Conflict("has-children", "the "+kind+" still has children; delete them first",
+		Field("id", "has children"))
+	p.Children = counts
 	return p
 }
 

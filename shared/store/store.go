@@ -8,11 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -179,32 +184,56 @@ type Write struct {
 // Transact writes all items or none. A failed condition is reported as the matching
 // Write's OnConditionFail error (the first one, in order), so callers can answer
 // "stale" for a version check and "conflict" for a uniqueness check.
+//
+// A transaction cancelled only because another one was writing the same items at the
+// same moment (TransactionConflict, common when many creates add to one parent's
+// children counter) is retried a few times with jittered backoff: the client never
+// sees that contention.
 func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 	items := make([]types.TransactWriteItem, len(writes))
 	for i, w := range writes {
 		items[i] = w.Item
 		setTable(&items[i], s.Table)
 	}
-	res, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: items, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
-	})
-	if err == nil {
-		for i := range res.ConsumedCapacity {
-			MeterFrom(ctx).add("TransactWriteItems", &res.ConsumedCapacity[i])
+	for attempt := 0; ; attempt++ {
+		res, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: items, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		})
+		if err == nil {
+			for i := range res.ConsumedCapacity {
+				MeterFrom(ctx).add("TransactWriteItems", &res.ConsumedCapacity[i])
+			}
+			return nil
 		}
-		return nil
-	}
-	MeterFrom(ctx).add("TransactWriteItems", nil)
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
+		MeterFrom(ctx).add("TransactWriteItems", nil)
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return fmt.Errorf("transact write: %w", err)
+		}
+		conflict := false
 		for i, reason := range tce.CancellationReasons {
-			if aws.ToString(reason.Code) == "ConditionalCheckFailed" && i < len(writes) && writes[i].OnConditionFail != nil {
-				return writes[i].OnConditionFail
+			switch aws.ToString(reason.Code) {
+			case "ConditionalCheckFailed":
+				if i < len(writes) && writes[i].OnConditionFail != nil {
+					return writes[i].OnConditionFail
+				}
+			case "TransactionConflict":
+				conflict = true
 			}
 		}
+		if !conflict || attempt == maxConflictRetries {
+			return fmt.Errorf("transact write: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(10+rand.IntN(40*(attempt+1))) * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("transact write: %w", err)
 }
+
+// maxConflictRetries bounds the retries of a transaction that lost a conflict.
+const maxConflictRetries = 8
 
 func setTable(it *types.TransactWriteItem, table string) {
 	switch {
@@ -230,6 +259,67 @@ func Put(v any, cond *Condition) (types.TransactWriteItem, error) {
 		p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues = cond.parts()
 	}
 	return types.TransactWriteItem{Put: p}, nil
+}
+
+// Update builds a transaction item that sets the attributes of set and removes those
+// named in remove on the item with key, when cond holds. Updating in place, rather
+// than putting the whole item, leaves alone the attributes other writers keep (a
+// node's children counter).
+func Update(key Item, set Item, remove []string, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	// The builder marshals Go values, not AttributeValues, so the SET and REMOVE
+	// clauses are written here, with placeholders (#a0, :a0) that cannot clash with
+	// the builder's (#0, :0).
+	c, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("update condition: %w", err)
+	}
+	names, values := c.Names(), c.Values()
+	if values == nil {
+		values = Item{}
+	}
+	var sets, removes []string
+	for i, name := range slices.Sorted(maps.Keys(set)) {
+		n, v := fmt.Sprintf("#a%d", i), fmt.Sprintf(":a%d", i)
+		names[n], values[v] = name, set[name]
+		sets = append(sets, n+" = "+v)
+	}
+	for i, name := range remove {
+		n := fmt.Sprintf("#r%d", i)
+		names[n] = name
+		removes = append(removes, n)
+	}
+	var expr []string
+	if len(sets) > 0 {
+		expr = append(expr, "SET "+strings.Join(sets, ", "))
+	}
+	if len(removes) > 0 {
+		expr = append(expr, "REMOVE "+strings.Join(removes, ", "))
+	}
+	if len(expr) == 0 {
+		return types.TransactWriteItem{}, errors.New("update changes nothing")
+	}
+	if len(values) == 0 {
+		values = nil
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		Key: key, UpdateExpression: aws.String(strings.Join(expr, " ")), ConditionExpression: c.Condition(),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}}, nil
+}
+
+// Add builds a transaction item that adds n to the number attribute name of an item
+// that must exist.
+func Add(key Item, name string, n int) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name(name), expression.Value(n))).
+		WithCondition(expression.AttributeExists(expression.Name("PK"))).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("add expression: %w", err)
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		Key: key, UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}, nil
 }
 
 // Delete builds a transaction item that deletes key, with an optional condition.

@@ -23,6 +23,28 @@ const (
 	OpPartnersSuspend     Operation = "partners.suspend"
 	OpPartnersEnable      Operation = "partners.enable"
 	OpPartnersDelete      Operation = "partners.delete"
+
+	OpOrganizationsCreate     Operation = "organizations.create"
+	OpOrganizationsList       Operation = "organizations.list"
+	OpOrganizationsGet        Operation = "organizations.get"
+	OpOrganizationsUpdate     Operation = "organizations.update"
+	OpOrganizationsDeactivate Operation = "organizations.deactivate"
+	OpOrganizationsReactivate Operation = "organizations.reactivate"
+	OpOrganizationsDelete     Operation = "organizations.delete"
+
+	OpCompaniesCreate Operation = "companies.create"
+	OpCompaniesList   Operation = "companies.list"
+	OpCompaniesGet    Operation = "companies.get"
+	OpCompaniesUpdate Operation = "companies.update"
+	OpCompaniesDelete Operation = "companies.delete"
+
+	OpEndUsersCreate     Operation = "end-users.create"
+	OpEndUsersList       Operation = "end-users.list"
+	OpEndUsersGet        Operation = "end-users.get"
+	OpEndUsersUpdate     Operation = "end-users.update"
+	OpEndUsersDeactivate Operation = "end-users.deactivate"
+	OpEndUsersReactivate Operation = "end-users.reactivate"
+	OpEndUsersDelete     Operation = "end-users.delete"
 )
 
 // Rule is the lowest role allowed to perform an operation; the target must also lie
@@ -49,6 +71,31 @@ var Policy = map[Operation]Rule{
 	OpPartnersSuspend:     {MinRole: RoleDistributorAdmin},
 	OpPartnersEnable:      {MinRole: RoleDistributorAdmin},
 	OpPartnersDelete:      {MinRole: RoleDistributorAdmin},
+
+	// An organization admin reads their own organization; changing it is the
+	// partner's business.
+	OpOrganizationsCreate:     {MinRole: RolePartnerAdmin},
+	OpOrganizationsList:       {MinRole: RolePartnerAdmin},
+	OpOrganizationsGet:        {MinRole: RoleOrganizationAdmin},
+	OpOrganizationsUpdate:     {MinRole: RolePartnerAdmin},
+	OpOrganizationsDeactivate: {MinRole: RolePartnerAdmin},
+	OpOrganizationsReactivate: {MinRole: RolePartnerAdmin},
+	OpOrganizationsDelete:     {MinRole: RolePartnerAdmin},
+
+	// Company staff read their own company.
+	OpCompaniesCreate: {MinRole: RoleOrganizationAdmin},
+	OpCompaniesList:   {MinRole: RoleOrganizationAdmin},
+	OpCompaniesGet:    {MinRole: RoleCompanyAdmin},
+	OpCompaniesUpdate: {MinRole: RoleOrganizationAdmin},
+	OpCompaniesDelete: {MinRole: RoleOrganizationAdmin},
+
+	OpEndUsersCreate:     {MinRole: RoleCompanyAdmin},
+	OpEndUsersList:       {MinRole: RoleCompanyAdmin},
+	OpEndUsersGet:        {MinRole: RoleCompanyAdmin},
+	OpEndUsersUpdate:     {MinRole: RoleCompanyAdmin},
+	OpEndUsersDeactivate: {MinRole: RoleCompanyAdmin},
+	OpEndUsersReactivate: {MinRole: RoleCompanyAdmin},
+	OpEndUsersDelete:     {MinRole: RoleCompanyAdmin},
 }
 
 // ErrOutsideBranch means the target is not in the caller's subtree; callers answer it

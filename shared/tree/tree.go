@@ -15,6 +15,8 @@ const (
 	KindPartner      Kind = "partner"
 	KindOrganization Kind = "organization"
 	KindCompany      Kind = "company"
+	// KindEndUser is the record of a company's end user: a leaf, never a parent.
+	KindEndUser Kind = "end_user"
 )
 
 // PlatformID is the id of the single root node.
@@ -93,4 +95,22 @@ type Caller struct {
 	Email  string
 	Role   Role
 	Node   Node
+}
+
+// ChildKind is the kind of the nodes directly below a node of kind ("" for end users,
+// which have none).
+func ChildKind(kind Kind) Kind {
+	switch kind {
+	case KindPlatform:
+		return KindDistributor
+	case KindDistributor:
+		return KindPartner
+	case KindPartner:
+		return KindOrganization
+	case KindOrganization:
+		return KindCompany
+	case KindCompany:
+		return KindEndUser
+	}
+	return ""
 }

@@ -1,0 +1,384 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"opsconsole/shared/nodes"
+	"opsconsole/shared/tree"
+)
+
+// node is any level's node as the API shows it.
+type node struct {
+	ID             string `json:"id"`
+	DistributorID  string `json:"distributorId"`
+	PartnerID      string `json:"partnerId"`
+	OrganizationID string `json:"organizationId"`
+	CompanyID      string `json:"companyId"`
+	Name           string `json:"name"`
+	Email          string `json:"email"`
+	FirstName      string `json:"firstName"`
+	LastName       string `json:"lastName"`
+	Status         string `json:"status"`
+	Tier           string `json:"tier"`
+	MFARequired    *bool  `json:"mfaRequired"`
+	OverridePsps   *bool  `json:"overridePsps"`
+	Virtual        *bool  `json:"virtual"`
+	ContactEmail   string `json:"contactEmail"`
+	Version        int    `json:"version"`
+}
+
+type nodePage struct {
+	Items      []node  `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// create makes a node of resource through the API and fails the test unless it is
+// created.
+func create(t testing.TB, token, resource string, body map[string]any) node {
+	t.Helper()
+	res := do(t, req{method: "POST", path: "/v1/" + resource, token: token, body: body})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create %s %v: %d %s", resource, body, res.Status, res.Body)
+	}
+	var n node
+	res.json(t, &n)
+	return n
+}
+
+func createOrganization(t testing.TB, token, partnerID, name string) node {
+	t.Helper()
+	return create(t, token, "organizations", map[string]any{"partnerId": partnerID, "name": name})
+}
+
+func createCompany(t testing.TB, token, organizationID, name string) node {
+	t.Helper()
+	return create(t, token, "companies", map[string]any{"organizationId": organizationID, "name": name})
+}
+
+func createEndUser(t testing.TB, token, companyID, email string) node {
+	t.Helper()
+	return create(t, token, "end-users", map[string]any{"companyId": companyID, "email": email, "firstName": "Erin", "lastName": "User"})
+}
+
+func listNodes(t *testing.T, token, path string) []node {
+	t.Helper()
+	var all []node
+	for cursor := ""; ; {
+		p := path
+		if cursor != "" {
+			p += "&cursor=" + urlq(cursor)
+		}
+		var page nodePage
+		do(t, req{method: "GET", path: p, token: token}).json(t, &page)
+		all = append(all, page.Items...)
+		if page.NextCursor == nil {
+			return all
+		}
+		cursor = *page.NextCursor
+	}
+}
+
+func ids(ns []node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// TestOrganizations covers an organization's fields, lifecycle and the lists a
+// partner, distributor and platform admin see.
+func TestOrganizations(t *testing.T) {
+	root := admin(t)
+	d := createDistributor(t, root, unique("Org D"))
+	other := createDistributor(t, root, unique("Org D other"))
+	p1 := createPartner(t, root, d.ID, unique("Org P1"))
+	p2 := createPartner(t, root, d.ID, unique("Org P2"))
+	px := createPartner(t, root, other.ID, unique("Org PX"))
+	dAdmin, _ := userAt(t, tree.RoleDistributorAdmin, nodeOf(t, d.ID))
+	p1Admin, _ := userAt(t, tree.RolePartnerAdmin, nodeOf(t, p1.ID))
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	a := createOrganization(t, p1Admin, p1.ID, "Alpha "+tag)
+	b := create(t, p1Admin, "organizations", map[string]any{
+		"partnerId": p1.ID, "name": "Beta " + tag, "tier": "paid", "mfaRequired": true, "overridePsps": false, "contactEmail": "ops@beta.example",
+	})
+	c := createOrganization(t, dAdmin, p2.ID, "Alpine "+tag)
+	x := createOrganization(t, root, px.ID, "Alpha "+tag)
+
+	t.Run("a new organization is approved, with the defaults and its ancestors' ids", func(t *testing.T) {
+		if a.Status != "approved" || a.Tier != "free" || a.MFARequired == nil || *a.MFARequired || a.OverridePsps == nil || !*a.OverridePsps ||
+			a.PartnerID != p1.ID || a.DistributorID != d.ID || a.Version != 1 || !nodes.ValidID(tree.KindOrganization, a.ID) {
+			t.Fatalf("organization %+v", a)
+		}
+		if b.Tier != "paid" || !*b.MFARequired || *b.OverridePsps || b.ContactEmail != "ops@beta.example" {
+			t.Fatalf("organization %+v", b)
+		}
+	})
+	t.Run("bad fields are named, all at once", func(t *testing.T) {
+		res := do(t, req{method: "POST", path: "/v1/organizations", token: root, body: map[string]any{
+			"partnerId": p1.ID, "name": unique("Bad"), "tier": "gold", "mfaRequired": "yes", "colour": "red",
+		}})
+		p := res.problem(t, 400, "validation")
+		p.field(t, "tier")
+		p.field(t, "mfaRequired")
+		p.field(t, "colour")
+	})
+	t.Run("a partner admin lists its own organizations without naming the partner", func(t *testing.T) {
+		got := listNodes(t, p1Admin, "/v1/organizations?q="+urlq("al")+"&limit=1")
+		if want := []string{a.ID}; !slices.Equal(ids(got), want) {
+			// q is a prefix of the name: "Alpha …" only, not "Beta".
+			t.Fatalf("got %v, want %v", ids(got), want)
+		}
+	})
+	t.Run("a distributor admin lists across its partners, sorted by name", func(t *testing.T) {
+		got := listNodes(t, dAdmin, "/v1/organizations?q="+urlq("al")+"&limit=1")
+		if names := []string{got[0].Name, got[1].Name}; len(got) != 2 || names[0] != "Alpha "+tag || names[1] != "Alpine "+tag {
+			t.Fatalf("got %+v", got)
+		}
+	})
+	t.Run("a platform admin lists every branch, or one distributor's, or one partner's", func(t *testing.T) {
+		if got := ids(listNodes(t, root, "/v1/organizations?q="+urlq("alp")+"&limit=100")); !slices.Contains(got, x.ID) || !slices.Contains(got, a.ID) || !slices.Contains(got, c.ID) {
+			t.Fatalf("platform list %v lacks %s, %s or %s", got, a.ID, c.ID, x.ID)
+		}
+		if got, want := ids(listNodes(t, root, "/v1/organizations?distributorId="+d.ID)), sorted(a.ID, b.ID, c.ID); !slices.Equal(got, want) {
+			t.Fatalf("distributor list %v, want %v", got, want)
+		}
+		if got, want := ids(listNodes(t, root, "/v1/organizations?partnerId="+p2.ID)), []string{c.ID}; !slices.Equal(got, want) {
+			t.Fatalf("partner list %v, want %v", got, want)
+		}
+	})
+	t.Run("a partner filter outside the caller's branch is a 404, like a missing partner", func(t *testing.T) {
+		foreign := do(t, req{method: "GET", path: "/v1/organizations?partnerId=" + px.ID, token: dAdmin})
+		missing := do(t, req{method: "GET", path: "/v1/organizations?partnerId=" + nodes.NewID(tree.KindPartner), token: dAdmin})
+		foreign.problem(t, 404, "not-found")
+		if string(foreign.Body) != string(missing.Body) {
+			t.Fatalf("answers differ:\n%s\n%s", foreign.Body, missing.Body)
+		}
+		do(t, req{method: "GET", path: "/v1/organizations?distributorId=" + d.ID, token: p1Admin}).problem(t, 404, "not-found")
+	})
+	t.Run("partner and distributor filters are not combined", func(t *testing.T) {
+		do(t, req{method: "GET", path: "/v1/organizations?partnerId=" + p1.ID + "&distributorId=" + d.ID, token: root}).problem(t, 400, "validation")
+		do(t, req{method: "GET", path: "/v1/organizations?status=active", token: root}).problem(t, 400, "validation").field(t, "status")
+	})
+	t.Run("deactivate only an approved organization, then reactivate it", func(t *testing.T) {
+		res := do(t, req{method: "POST", path: "/v1/organizations/" + b.ID + "/reactivate", token: p1Admin})
+		res.problem(t, 409, "invalid-transition")
+		var got node
+		do(t, req{method: "POST", path: "/v1/organizations/" + b.ID + "/deactivate", token: p1Admin}).json(t, &got)
+		if got.Status != "deactivated" || got.Version != b.Version+1 {
+			t.Fatalf("after deactivate %+v", got)
+		}
+		do(t, req{method: "POST", path: "/v1/organizations/" + b.ID + "/deactivate", token: p1Admin}).problem(t, 409, "invalid-transition")
+		for _, path := range []string{"/v1/organizations?status=deactivated", "/v1/organizations?partnerId=" + p1.ID + "&status=deactivated", "/v1/organizations?distributorId=" + d.ID + "&status=deactivated"} {
+			eventuallyListed(t, root, path, b.ID, true)
+		}
+		eventuallyListed(t, dAdmin, "/v1/organizations?status=approved", b.ID, false)
+		do(t, req{method: "POST", path: "/v1/organizations/" + b.ID + "/reactivate", token: p1Admin}).json(t, &got)
+		if got.Status != "approved" {
+			t.Fatalf("after reactivate %+v", got)
+		}
+	})
+	t.Run("a deactivated organization blocks its users at once", func(t *testing.T) {
+		orgAdmin, _ := userAt(t, tree.RoleOrganizationAdmin, nodeOf(t, a.ID))
+		do(t, req{method: "GET", path: "/v1/organizations/" + a.ID, token: orgAdmin}).json(t, &node{})
+		var got node
+		do(t, req{method: "POST", path: "/v1/organizations/" + a.ID + "/deactivate", token: root}).json(t, &got)
+		do(t, req{method: "GET", path: "/v1/me", token: orgAdmin}).problem(t, 403, "branch-suspended")
+		do(t, req{method: "POST", path: "/v1/organizations/" + a.ID + "/reactivate", token: root}).json(t, &got)
+		do(t, req{method: "GET", path: "/v1/organizations/" + a.ID, token: orgAdmin}).json(t, &node{})
+	})
+	t.Run("an organization admin reads its organization but may not change it", func(t *testing.T) {
+		orgAdmin, _ := userAt(t, tree.RoleOrganizationAdmin, nodeOf(t, c.ID))
+		do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: orgAdmin, body: map[string]any{"tier": "poc"}}).problem(t, 403, "forbidden")
+		do(t, req{method: "GET", path: "/v1/organizations/" + a.ID, token: orgAdmin}).problem(t, 404, "not-found")
+	})
+	t.Run("update changes the own fields, null removes the contact email", func(t *testing.T) {
+		var got node
+		res := do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: dAdmin, header: map[string]string{"If-Match": `"1"`},
+			body: map[string]any{"tier": "poc", "mfaRequired": true, "contactEmail": "it@c.example"}})
+		res.json(t, &got)
+		if got.Tier != "poc" || !*got.MFARequired || got.ContactEmail != "it@c.example" || got.Version != 2 || got.Name != c.Name {
+			t.Fatalf("after update %+v", got)
+		}
+		do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: dAdmin, header: map[string]string{"If-Match": `"1"`},
+			body: map[string]any{"tier": "paid"}}).problem(t, 412, "stale")
+		got = node{} // a field the answer leaves out must not survive from the last one
+		do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: dAdmin, body: map[string]any{"contactEmail": nil}}).json(t, &got)
+		if got.ContactEmail != "" || got.Tier != "poc" {
+			t.Fatalf("after removing the contact email %+v", got)
+		}
+		do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: dAdmin, body: map[string]any{"tier": nil}}).problem(t, 400, "validation").field(t, "tier")
+	})
+}
+
+// eventuallyListed waits until path's list does (or does not) hold id: the indexes
+// are eventually consistent.
+func eventuallyListed(t *testing.T, token, path, id string, want bool) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		if got := slices.Contains(ids(listNodes(t, token, path)), id); got != want {
+			return fmt.Errorf("%s holds %s: %v, want %v", path, id, got, want)
+		}
+		return nil
+	})
+}
+
+// TestCompaniesAndEndUsers covers the two lowest levels: virtual companies, end users
+// known by email, and who below the organization may do what.
+func TestCompaniesAndEndUsers(t *testing.T) {
+	root := admin(t)
+	d := createDistributor(t, root, unique("Cmp D"))
+	p := createPartner(t, root, d.ID, unique("Cmp P"))
+	org := createOrganization(t, root, p.ID, unique("Cmp O"))
+	org2 := createOrganization(t, root, p.ID, unique("Cmp O2"))
+	orgAdmin, _ := userAt(t, tree.RoleOrganizationAdmin, nodeOf(t, org.ID))
+
+	shop := createCompany(t, orgAdmin, org.ID, unique("Shop"))
+	store := create(t, orgAdmin, "companies", map[string]any{"organizationId": org.ID, "name": unique("Storefront"), "virtual": true})
+	cmpAdmin, _ := userAt(t, tree.RoleCompanyAdmin, nodeOf(t, shop.ID))
+
+	t.Run("a company names its ancestors and is not virtual unless asked", func(t *testing.T) {
+		if shop.OrganizationID != org.ID || shop.PartnerID != p.ID || shop.DistributorID != d.ID || shop.Status != "active" || shop.Virtual == nil || *shop.Virtual {
+			t.Fatalf("company %+v", shop)
+		}
+		if !*store.Virtual {
+			t.Fatalf("company %+v", store)
+		}
+	})
+	t.Run("an organization admin lists its companies, filtered by the virtual flag", func(t *testing.T) {
+		if got, want := ids(listNodes(t, orgAdmin, "/v1/companies?limit=1")), sorted(shop.ID, store.ID); !slices.Equal(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		if got := ids(listNodes(t, orgAdmin, "/v1/companies?virtual=true")); !slices.Equal(got, []string{store.ID}) {
+			t.Fatalf("virtual only: %v", got)
+		}
+		do(t, req{method: "GET", path: "/v1/companies?virtual=yes", token: orgAdmin}).problem(t, 400, "validation").field(t, "virtual")
+		do(t, req{method: "GET", path: "/v1/companies?organizationId=" + org2.ID, token: orgAdmin}).problem(t, 404, "not-found")
+		do(t, req{method: "GET", path: "/v1/companies", token: root}).problem(t, 400, "validation").field(t, "organizationId")
+	})
+	t.Run("a company cannot be created under someone else's organization", func(t *testing.T) {
+		do(t, req{method: "POST", path: "/v1/companies", token: orgAdmin, body: map[string]any{"organizationId": org2.ID, "name": unique("x")}}).problem(t, 404, "not-found")
+		do(t, req{method: "POST", path: "/v1/companies", token: orgAdmin, body: map[string]any{"organizationId": p.ID, "name": unique("x")}}).problem(t, 400, "validation").field(t, "organizationId")
+	})
+	t.Run("company staff read their company, not its sibling, and may not create companies", func(t *testing.T) {
+		do(t, req{method: "GET", path: "/v1/companies/" + shop.ID, token: cmpAdmin}).json(t, &node{})
+		do(t, req{method: "GET", path: "/v1/companies/" + store.ID, token: cmpAdmin}).problem(t, 404, "not-found")
+		do(t, req{method: "POST", path: "/v1/companies", token: cmpAdmin, body: map[string]any{"organizationId": org.ID, "name": unique("x")}}).problem(t, 403, "forbidden")
+	})
+
+	eu := createEndUser(t, cmpAdmin, shop.ID, "Erin."+strconv.FormatInt(time.Now().UnixNano(), 36)+"@Example.com")
+	t.Run("an end user is known by email, unique in its company whatever the case", func(t *testing.T) {
+		if eu.CompanyID != shop.ID || eu.OrganizationID != org.ID || eu.Status != "active" || eu.FirstName != "Erin" || !nodes.ValidID(tree.KindEndUser, eu.ID) {
+			t.Fatalf("end user %+v", eu)
+		}
+		res := do(t, req{method: "POST", path: "/v1/end-users", token: cmpAdmin, body: map[string]any{"companyId": shop.ID, "email": eu.Email, "firstName": "A", "lastName": "B"}})
+		res.problem(t, 409, "name-taken").field(t, "email")
+		createEndUser(t, orgAdmin, store.ID, eu.Email) // another company may have it
+		do(t, req{method: "POST", path: "/v1/end-users", token: cmpAdmin, body: map[string]any{"companyId": shop.ID, "email": "not-an-email", "firstName": ""}}).problem(t, 400, "validation").field(t, "email")
+	})
+	t.Run("end users are searched by email prefix and filtered by status", func(t *testing.T) {
+		if got := ids(listNodes(t, cmpAdmin, "/v1/end-users?q="+urlq("erin.")+"&status=active")); !slices.Equal(got, []string{eu.ID}) {
+			t.Fatalf("got %v", got)
+		}
+		var got node
+		do(t, req{method: "POST", path: "/v1/end-users/" + eu.ID + "/deactivate", token: cmpAdmin}).json(t, &got)
+		if got.Status != "deactivated" {
+			t.Fatalf("after deactivate %+v", got)
+		}
+		eventuallyListed(t, cmpAdmin, "/v1/end-users?status=deactivated", eu.ID, true)
+		do(t, req{method: "POST", path: "/v1/end-users/" + eu.ID + "/reactivate", token: cmpAdmin}).json(t, &got)
+		do(t, req{method: "PATCH", path: "/v1/end-users/" + eu.ID, token: cmpAdmin, body: map[string]any{"lastName": "Renamed"}}).json(t, &got)
+		if got.LastName != "Renamed" || got.Email != eu.Email {
+			t.Fatalf("after update %+v", got)
+		}
+	})
+	t.Run("a node with children is not deleted, and says what is below it", func(t *testing.T) {
+		eventually(t, 10*time.Second, func() error {
+			res := do(t, req{method: "DELETE", path: "/v1/companies/" + shop.ID, token: orgAdmin})
+			res.problem(t, 409, "has-children")
+			var body struct {
+				Children map[string]map[string]int `json:"children"`
+			}
+			if err := json.Unmarshal(res.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Children["end_user"]["active"] != 1 {
+				return fmt.Errorf("children %v", body.Children)
+			}
+			return nil
+		})
+		do(t, req{method: "DELETE", path: "/v1/end-users/" + eu.ID, token: cmpAdmin}).expect(t, 204)
+		do(t, req{method: "DELETE", path: "/v1/companies/" + shop.ID, token: orgAdmin}).expect(t, 204)
+	})
+}
+
+// TestTreeIntegrityUnderConcurrency races what must not both succeed.
+func TestTreeIntegrityUnderConcurrency(t *testing.T) {
+	root := admin(t)
+	d := createDistributor(t, root, unique("Race D"))
+	p := createPartner(t, root, d.ID, unique("Race P"))
+	org := createOrganization(t, root, p.ID, unique("Race O"))
+
+	t.Run("of 20 parallel creates with one name under one parent exactly one wins", func(t *testing.T) {
+		name := unique("Same")
+		statuses := concurrently(t, 20, func(int) req {
+			return req{method: "POST", path: "/v1/companies", token: root, body: map[string]any{"organizationId": org.ID, "name": name}}
+		})
+		if n := count(statuses, 201); n != 1 || count(statuses, 409) != 19 {
+			t.Fatalf("statuses %v", statuses)
+		}
+		if got := nodeOf(t, org.ID).Children; got != 1 {
+			t.Fatalf("the organization counts %d children, want 1", got)
+		}
+	})
+	t.Run("concurrent PATCHes of one version: one wins, the others are told", func(t *testing.T) {
+		o := createOrganization(t, root, p.ID, unique("Patched"))
+		statuses := concurrently(t, 10, func(i int) req {
+			return req{method: "PATCH", path: "/v1/organizations/" + o.ID, token: root, header: map[string]string{"If-Match": `"1"`},
+				body: map[string]any{"contactEmail": fmt.Sprintf("v%d@example.com", i)}}
+		})
+		if count(statuses, 200) != 1 || count(statuses, 412) != 9 {
+			t.Fatalf("statuses %v", statuses)
+		}
+		if got := nodeOf(t, o.ID).Version; got != 2 {
+			t.Fatalf("version %d after one successful PATCH", got)
+		}
+	})
+	t.Run("a create racing its parent's delete never leaves an orphan", func(t *testing.T) {
+		for round := range 5 {
+			parent := createOrganization(t, root, p.ID, unique(fmt.Sprintf("Doomed %d", round)))
+			statuses := concurrently(t, 2, func(i int) req {
+				if i == 0 {
+					return req{method: "DELETE", path: "/v1/organizations/" + parent.ID, token: root}
+				}
+				return req{method: "POST", path: "/v1/companies", token: root, body: map[string]any{"organizationId": parent.ID, "name": unique("Orphan?")}}
+			})
+			switch {
+			case statuses[0] == 204 && statuses[1] == 404: // the delete came first
+			case statuses[0] == 409 && statuses[1] == 201: // the create came first
+			default:
+				t.Fatalf("round %d: delete %d, create %d", round, statuses[0], statuses[1])
+			}
+		}
+	})
+}
+
+func count(statuses []int, want int) int {
+	n := 0
+	for _, s := range statuses {
+		if s == want {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,145 @@
+package levels
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"opsconsole/shared/nodes"
+	"opsconsole/shared/tree"
+)
+
+func TestReadEdit(t *testing.T) {
+	raw := func(s string) body {
+		var b body
+		if err := json.Unmarshal([]byte(s), &b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cases := []struct {
+		name      string
+		level     Level
+		body      string
+		creating  bool
+		wantErrs  []string
+		wantSet   map[string]any
+		wantName  string
+		wantRemov []string
+	}{
+		{"a create gets the defaults", Organizations, `{"name":" Acme "}`, true, nil,
+			map[string]any{"tier": "free", "mfaRequired": false, "overridePsps": true}, "Acme", nil},
+		{"given values win over defaults", Organizations, `{"name":"Acme","tier":"paid","overridePsps":false}`, true, nil,
+			map[string]any{"tier": "paid", "mfaRequired": false, "overridePsps": false}, "Acme", nil},
+		{"every bad field is named", Organizations, `{"tier":"gold","mfaRequired":"yes","contactEmail":"x"}`, true,
+			[]string{"name", "tier", "mfaRequired", "contactEmail"}, nil, "", nil},
+		{"a patch sets only what it names", Organizations, `{"tier":"poc"}`, false, nil, map[string]any{"tier": "poc"}, "", nil},
+		{"null removes the contact email", Organizations, `{"contactEmail":null}`, false, nil, map[string]any{}, "", []string{"contactEmail"}},
+		{"null may not remove a flag", Organizations, `{"mfaRequired":null}`, false, []string{"mfaRequired"}, nil, "", nil},
+		{"null may not remove the name", Companies, `{"name":null}`, false, []string{"name"}, nil, "", nil},
+		{"an end user is named by a valid email", EndUsers, `{"email":"a@b.example","firstName":"A","lastName":"B"}`, true, nil,
+			map[string]any{"firstName": "A", "lastName": "B"}, "a@b.example", nil},
+		{"an end user needs both names", EndUsers, `{"email":"nope"}`, true, []string{"email", "firstName", "lastName"}, nil, "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, errs := c.level.readEdit(raw(c.body), c.creating)
+			var fields []string
+			for _, fe := range errs {
+				fields = append(fields, fe.Field)
+			}
+			slices.Sort(fields)
+			want := slices.Clone(c.wantErrs)
+			slices.Sort(want)
+			if !slices.Equal(fields, want) {
+				t.Fatalf("errors name %v, want %v (%+v)", fields, want, errs)
+			}
+			if len(want) > 0 {
+				return
+			}
+			if c.wantName != "" && (e.name == nil || *e.name != c.wantName) {
+				t.Fatalf("name %v, want %q", e.name, c.wantName)
+			}
+			if len(e.set) != len(c.wantSet) {
+				t.Fatalf("set %v, want %v", e.set, c.wantSet)
+			}
+			for k, v := range c.wantSet {
+				if e.set[k] != v {
+					t.Fatalf("set %v, want %v", e.set, c.wantSet)
+				}
+			}
+			if !slices.Equal(e.remove, c.wantRemov) {
+				t.Fatalf("remove %v, want %v", e.remove, c.wantRemov)
+			}
+		})
+	}
+}
+
+func TestUnknownFields(t *testing.T) {
+	b := body{"name": nil, "colour": nil, "partnerId": nil}
+	got := unknown(b, append(Organizations.fieldNames(), "partnerId")...)
+	if len(got) != 1 || got[0].Field != "colour" {
+		t.Fatalf("unknown = %+v", got)
+	}
+}
+
+func TestListIndex(t *testing.T) {
+	platform := tree.Node{ID: tree.PlatformID, Kind: tree.KindPlatform}
+	dist := tree.Node{ID: "dst_d", Kind: tree.KindDistributor}
+	part := tree.Node{ID: "prt_p", Kind: tree.KindPartner}
+	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization}
+	cases := []struct {
+		name            string
+		level           Level
+		scope           tree.Node
+		filter          string
+		byFilter        bool
+		wantIndex, want string
+	}{
+		{"distributors under the platform", Distributors, platform, "", false, "GSI1", "CHILDREN#platform#distributor"},
+		{"organizations of a partner", Organizations, part, "", false, "GSI1", "CHILDREN#prt_p#organization"},
+		{"organizations of a partner by status", Organizations, part, "approved", true, "GSI2", "CHILDREN#prt_p#organization#approved"},
+		{"organizations across a distributor", Organizations, dist, "", false, "GSI3", "BRANCH#dst_d#organization"},
+		{"organizations across a distributor by status", Organizations, dist, "pending", true, "GSI4", "BRANCH#dst_d#organization#pending"},
+		{"organizations across the platform", Organizations, platform, "", false, "GSI5", "BRANCH#platform#organization"},
+		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", "BRANCH#platform#organization#rejected"},
+		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", "CHILDREN#org_o#company#true"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			index, pk, sk, value := c.level.index(c.scope, c.filter, c.byFilter)
+			if index != c.wantIndex || pk != index+"PK" || sk != index+"SK" || value != c.want {
+				t.Fatalf("index %s %s %s %q, want %s %q", index, pk, sk, value, c.wantIndex, c.want)
+			}
+		})
+	}
+}
+
+func TestScopeKinds(t *testing.T) {
+	if got := Organizations.scopeKinds(); !slices.Equal(got, []tree.Kind{tree.KindPartner, tree.KindDistributor, tree.KindPlatform}) {
+		t.Fatalf("organizations are listed under %v", got)
+	}
+	if got := Companies.scopeKinds(); !slices.Equal(got, []tree.Kind{tree.KindOrganization}) {
+		t.Fatalf("companies are listed under %v", got)
+	}
+	if got := Organizations.scopeParams(); len(got) != 2 || got["partnerId"] != tree.KindPartner || got["distributorId"] != tree.KindDistributor {
+		t.Fatalf("organization scope parameters %v", got)
+	}
+}
+
+func TestViewNamesTheAncestors(t *testing.T) {
+	company := tree.Node{ID: "cmp_c", Kind: tree.KindCompany, Path: []string{tree.PlatformID, "dst_d", "prt_p", "org_o"}}
+	it := nodes.NewChild(company, tree.KindEndUser, "a@b.example", StatusActive, time.Now())
+	it.Attrs = map[string]any{"firstName": "A", "lastName": "B"}
+	v := EndUsers.view(it)
+	want := map[string]any{"distributorId": "dst_d", "partnerId": "prt_p", "organizationId": "org_o", "companyId": "cmp_c", "email": "a@b.example", "firstName": "A"}
+	for k, w := range want {
+		if v[k] != w {
+			t.Errorf("%s = %v, want %v", k, v[k], w)
+		}
+	}
+	if _, ok := v["name"]; ok {
+		t.Error("an end user's view has a name")
+	}
+}

@@ -1,0 +1,457 @@
+package levels
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/audit"
+	"opsconsole/shared/counts"
+	"opsconsole/shared/cursor"
+	"opsconsole/shared/nodes"
+	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
+)
+
+// View is a node as the API shows it: id, the ids of its ancestors below the
+// platform, its name (or email), status, own fields, version and times.
+type View map[string]any
+
+func (l Level) view(it nodes.Item) View {
+	v := View{
+		"id": it.ID, l.nameField(): it.Name, "status": it.Status,
+		"version": it.Version, "createdAt": it.CreatedAt, "updatedAt": it.UpdatedAt,
+	}
+	for i, id := range it.Path {
+		if i < len(lineageKinds) && lineageKinds[i] != tree.KindPlatform {
+			v[idField(lineageKinds[i])] = id
+		}
+	}
+	for _, f := range l.Fields {
+		if val, ok := it.Attrs[f.Name]; ok {
+			v[f.Name] = val
+		}
+	}
+	return v
+}
+
+// auditFields are the fields the audit log compares.
+func (l Level) auditFields(it *nodes.Item) map[string]any {
+	if it == nil {
+		return nil
+	}
+	m := map[string]any{l.nameField(): it.Name, "status": it.Status}
+	maps.Copy(m, it.Attrs)
+	return m
+}
+
+// setIndexKeys derives the node's index keys from its fields.
+func (l Level) setIndexKeys(it *nodes.Item) {
+	filter := it.Status
+	if l.filter() != "status" {
+		filter = filterValue(it.Attrs[l.filter()])
+	}
+	it.SetIndexKeys(filter, l.AcrossBranch)
+}
+
+// filterValue is how a field's value appears in an index key and a query string.
+func filterValue(v any) string {
+	switch v := v.(type) {
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	case string:
+		return v
+	}
+	return ""
+}
+
+// Service serves one level's operations.
+type Service struct {
+	Level   Level
+	Store   *store.Store
+	Cursors cursor.Signer
+	Callers api.Callers
+}
+
+func (s *Service) op(verb string) tree.Operation {
+	return tree.Operation(s.Level.Resource + "." + verb)
+}
+
+// Operations lists the level's operations keyed by function name
+// (<resource>-<verb>, the folder under functions/).
+func (s *Service) Operations() map[string]api.Operation {
+	res, kind := "/v1/"+s.Level.Resource, string(s.Level.Kind)
+	mk := func(verb, method, path string, target api.Target, h api.Handler) api.Operation {
+		return api.Operation{ID: s.op(verb), Method: method, Path: path, Kind: kind, Callers: s.Callers, Target: target, Handle: h}
+	}
+	ops := map[string]api.Operation{
+		"create": mk("create", http.MethodPost, res, s.parentFromBody, api.Idempotent(s.Store, s.create)),
+		"list":   mk("list", http.MethodGet, res, s.scopeFromQuery, s.list),
+		"get":    mk("get", http.MethodGet, res+"/{id}", s.target, s.get),
+		"update": mk("update", http.MethodPatch, res+"/{id}", s.target, s.update),
+		"delete": mk("delete", http.MethodDelete, res+"/{id}", s.target, s.delete),
+	}
+	for _, a := range s.Level.Actions {
+		ops[a.Verb] = mk(a.Verb, http.MethodPost, res+"/{id}/"+a.Verb, s.target, s.transition(a))
+	}
+	out := make(map[string]api.Operation, len(ops))
+	for verb, op := range ops {
+		out[s.Level.Resource+"-"+verb] = op
+	}
+	return out
+}
+
+// target loads the node named by the path. An id that cannot be of this level is
+// answered like a missing one, without a read.
+func (s *Service) target(r *http.Request) (tree.Node, any, error) {
+	it, err := s.load(r.Context(), s.Level.Kind, r.PathValue("id"))
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	return it.Node(), it, nil
+}
+
+// load reads node id of kind; a missing node, or one of another kind, is a 404.
+func (s *Service) load(ctx context.Context, kind tree.Kind, id string) (nodes.Item, error) {
+	if kind == tree.KindPlatform {
+		id = tree.PlatformID
+	} else if !nodes.ValidID(kind, id) {
+		return nodes.Item{}, problem.NotFound(string(kind))
+	}
+	it, err := nodes.Get(ctx, s.Store, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && it.Kind != kind) {
+		return nodes.Item{}, problem.NotFound(string(kind))
+	}
+	return it, err
+}
+
+func loaded(r *http.Request) nodes.Item { return api.TargetOf(r.Context()).(nodes.Item) }
+
+func (s *Service) nameTaken() error {
+	field := s.Level.nameField()
+	return problem.Conflict("name-taken", "another "+string(s.Level.Kind)+" here already has this "+field,
+		problem.Field(field, "already taken"))
+}
+
+// roleAllows refuses, before anything is read, a caller whose role may never do verb
+// on this level, wherever the target: the answer then reveals nothing of any branch.
+func (s *Service) roleAllows(r *http.Request, verb string) error {
+	if err := tree.Allow(s.op(verb), api.CallerOf(r.Context()), nil); err != nil {
+		return problem.Forbidden("your role may not " + string(s.op(verb)))
+	}
+	return nil
+}
+
+// created carries what the create's target loader read to the handler.
+type created struct {
+	parent nodes.Item
+	body   body
+}
+
+// parentFromBody decodes a create's body and loads the parent it names (the platform
+// for distributors): the policy then checks that the caller may create under it.
+func (s *Service) parentFromBody(r *http.Request) (tree.Node, any, error) {
+	if err := s.roleAllows(r, "create"); err != nil {
+		return tree.Node{}, nil, err
+	}
+	b, err := decodeBody(r)
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	var parentID string
+	if f := s.Level.ParentField; f != "" {
+		v, ok := b[f]
+		if !ok || isNull(v) {
+			return tree.Node{}, nil, problem.Invalid("the parent is missing", problem.Field(f, "is required"))
+		}
+		id, fe := text(f, v)
+		if fe == nil && !nodes.ValidID(s.Level.Parent, id) {
+			e := problem.Field(f, "must be the id of a "+string(s.Level.Parent))
+			fe = &e
+		}
+		if fe != nil {
+			return tree.Node{}, nil, problem.Invalid("the parent id is malformed", *fe)
+		}
+		parentID = id
+	}
+	parent, err := s.load(r.Context(), s.Level.Parent, parentID)
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	return parent.Node(), created{parent: parent, body: b}, nil
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	c := api.TargetOf(r.Context()).(created)
+	allowed := s.Level.fieldNames()
+	if s.Level.ParentField != "" {
+		allowed = append(allowed, s.Level.ParentField)
+	}
+	errs := unknown(c.body, allowed...)
+	e, fes := s.Level.readEdit(c.body, true)
+	if errs = append(errs, fes...); len(errs) > 0 {
+		return problem.Invalid("the body is invalid", errs...)
+	}
+	it := nodes.NewChild(c.parent.Node(), s.Level.Kind, *e.name, s.Level.Statuses[0], time.Now())
+	if len(e.set) > 0 {
+		it.Attrs = e.set
+	}
+	s.Level.setIndexKeys(&it)
+	add, err := countChild(c.parent.ID)
+	if err != nil {
+		return err
+	}
+	parentField := s.Level.ParentField
+	if parentField == "" {
+		parentField = "body"
+	}
+	notFound := problem.NotFound(string(s.Level.Parent))
+	notFound.Errors = []problem.FieldError{problem.Field(parentField, "no such "+string(s.Level.Parent))}
+	put, err := store.Put(it, store.NotExists())
+	if err != nil {
+		return err
+	}
+	claim, err := nodes.ClaimName(it, s.nameTaken())
+	if err != nil {
+		return err
+	}
+	writes := []store.Write{{Item: put}, claim, {Item: add, OnConditionFail: notFound}}
+	if err := s.write(r, "created", nil, &it, writes...); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/"+s.Level.Resource+"/"+it.ID)
+	w.Header().Set("ETag", api.ETag(it.Version))
+	return api.WriteJSON(w, http.StatusCreated, s.Level.view(it))
+}
+
+// countChild is the transaction item that counts a new child on its parent. Made in
+// the same transaction as the child, it proves that the parent still exists and is not
+// being deleted, and it stops the parent's delete from orphaning the child.
+func countChild(parentID string) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("children"), expression.Value(1))).
+		WithCondition(expression.AttributeExists(expression.Name("PK")).
+			And(expression.AttributeNotExists(expression.Name("deleting")))).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		Key: nodes.Key(parentID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// write commits writes with the change record of the change from before to after
+// (either may be nil), in one transaction.
+func (s *Service) write(r *http.Request, verb string, before, after *nodes.Item, writes ...store.Write) error {
+	target := after
+	if target == nil {
+		target = before
+	}
+	rec, err := audit.Record(r, audit.Change{
+		Action: string(s.Level.Kind) + "." + verb,
+		Target: audit.Target{Type: string(s.Level.Kind), ID: target.ID, Name: target.Name},
+		Scope:  audit.NodeScope(target.Node()),
+		Before: s.Level.auditFields(before), After: s.Level.auditFields(after),
+	})
+	if err != nil {
+		return err
+	}
+	return s.Store.Transact(r.Context(), append(writes, rec)...)
+}
+
+// updateNode is the transaction item that turns before into after in place, if before
+// is still the current version. The children counter and the keys are not touched.
+func updateNode(before, after nodes.Item) (store.Write, error) {
+	b, err := attributevalue.MarshalMap(before)
+	if err != nil {
+		return store.Write{}, err
+	}
+	a, err := attributevalue.MarshalMap(after)
+	if err != nil {
+		return store.Write{}, err
+	}
+	for _, k := range []string{"PK", "SK", "children"} {
+		delete(a, k)
+		delete(b, k)
+	}
+	var remove []string
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			remove = append(remove, k)
+		}
+	}
+	slices.Sort(remove)
+	upd, err := store.Update(nodes.Key(before.ID), a, remove,
+		expression.Name("version").Equal(expression.Value(before.Version)))
+	return store.Write{Item: upd, OnConditionFail: problem.Stale()}, err
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
+	it := loaded(r)
+	w.Header().Set("ETag", api.ETag(it.Version))
+	return api.WriteJSON(w, http.StatusOK, s.Level.view(it))
+}
+
+func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
+	before := loaded(r)
+	if err := api.CheckVersion(r, before.Version); err != nil {
+		return err
+	}
+	b, err := decodeBody(r)
+	if err != nil {
+		return err
+	}
+	errs := unknown(b, s.Level.fieldNames()...)
+	e, fes := s.Level.readEdit(b, false)
+	if errs = append(errs, fes...); len(errs) > 0 {
+		return problem.Invalid("the body is invalid", errs...)
+	}
+	if len(b) == 0 {
+		return problem.Invalid("the body changes nothing",
+			problem.Field("body", "give at least one of "+strings.Join(s.Level.fieldNames(), ", ")))
+	}
+	after := before
+	after.Attrs = maps.Clone(before.Attrs)
+	if after.Attrs == nil {
+		after.Attrs = map[string]any{}
+	}
+	if e.name != nil {
+		after.Name = *e.name
+	}
+	maps.Copy(after.Attrs, e.set)
+	for _, f := range e.remove {
+		delete(after.Attrs, f)
+	}
+	if len(after.Attrs) == 0 {
+		after.Attrs = nil
+	}
+	if after.Name == before.Name && maps.EqualFunc(after.Attrs, before.Attrs, func(x, y any) bool { return x == y }) {
+		w.Header().Set("ETag", api.ETag(before.Version))
+		return api.WriteJSON(w, http.StatusOK, s.Level.view(before))
+	}
+	after.Version++
+	after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
+	s.Level.setIndexKeys(&after)
+	upd, err := updateNode(before, after)
+	if err != nil {
+		return err
+	}
+	writes := []store.Write{upd}
+	if nodes.NameKey(after.Name) != before.NameKey {
+		claim, err := nodes.ClaimName(after, s.nameTaken())
+		if err != nil {
+			return err
+		}
+		writes = append(writes, nodes.ReleaseName(before, problem.Stale()), claim)
+	}
+	if err := s.write(r, "updated", &before, &after, writes...); err != nil {
+		return err
+	}
+	w.Header().Set("ETag", api.ETag(after.Version))
+	return api.WriteJSON(w, http.StatusOK, s.Level.view(after))
+}
+
+// transition builds the handler of a status action.
+func (s *Service) transition(a Action) api.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		before := loaded(r)
+		if err := api.CheckVersion(r, before.Version); err != nil {
+			return err
+		}
+		if before.Status != a.From {
+			return problem.Conflict("invalid-transition", "the "+string(s.Level.Kind)+" is "+before.Status+"; only a "+a.From+" one can be "+a.Past,
+				problem.Field("status", "is "+before.Status))
+		}
+		after := before
+		after.Status = a.To
+		after.Version++
+		after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
+		s.Level.setIndexKeys(&after)
+		upd, err := updateNode(before, after)
+		if err != nil {
+			return err
+		}
+		if err := s.write(r, a.Past, &before, &after, upd); err != nil {
+			return err
+		}
+		w.Header().Set("ETag", api.ETag(after.Version))
+		return api.WriteJSON(w, http.StatusOK, s.Level.view(after))
+	}
+}
+
+// errRefused marks a delete whose condition failed: stale, or children appeared.
+var errRefused = errors.New("delete refused")
+
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
+	before := loaded(r)
+	if err := api.CheckVersion(r, before.Version); err != nil {
+		return err
+	}
+	if before.Children > 0 {
+		return s.hasChildren(r.Context(), before)
+	}
+	// The children counter, checked in the transaction, makes the refusal exact: a
+	// child created a moment ago counts, whatever the indexes show yet.
+	cond := expression.Name("version").Equal(expression.Value(before.Version)).And(
+		expression.Or(expression.AttributeNotExists(expression.Name("children")),
+			expression.Name("children").Equal(expression.Value(0))))
+	c, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	del := store.Delete(nodes.Key(before.ID), nil)
+	del.Delete.ConditionExpression, del.Delete.ExpressionAttributeNames, del.Delete.ExpressionAttributeValues =
+		c.Condition(), c.Names(), c.Values()
+	parent := before.Path[len(before.Path)-1]
+	sub, err := store.Add(nodes.Key(parent), "children", -1)
+	if err != nil {
+		return err
+	}
+	writes := []store.Write{
+		{Item: del, OnConditionFail: errRefused},
+		{Item: sub},
+		nodes.ReleaseName(before, problem.Stale()),
+		{Item: store.Delete(counts.Key(before.ID), nil)},
+	}
+	err = s.write(r, "deleted", &before, nil, writes...)
+	if errors.Is(err, errRefused) {
+		now, err := nodes.Get(r.Context(), s.Store, before.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return problem.NotFound(string(s.Level.Kind))
+		case err != nil:
+			return err
+		case now.Version != before.Version || now.Children == 0:
+			return problem.Stale()
+		}
+		return s.hasChildren(r.Context(), now)
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// hasChildren refuses the delete of n with the counts of what is below it.
+func (s *Service) hasChildren(ctx context.Context, n nodes.Item) error {
+	c, err := counts.Get(ctx, s.Store, n.ID)
+	if err != nil {
+		return err
+	}
+	return problem.HasChildren(string(s.Level.Kind), c)
+}
