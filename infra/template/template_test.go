@@ -1,6 +1,7 @@
 package template
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -37,6 +38,7 @@ func TestFunctions(t *testing.T) {
 		{"MeGetFunction", "me-get", []string{"Api:HttpApi"}},
 		{"DistributorsDeleteFunction", "distributors-delete", []string{"Api:HttpApi"}},
 		{"AuditWriterFunction", "audit-writer", []string{"TableStream:DynamoDB"}},
+		{"TreeCounterFunction", "tree-counter", []string{"TableStream:DynamoDB"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.logicalID, func(t *testing.T) {
@@ -103,6 +105,14 @@ func TestRoutes(t *testing.T) {
 		{"POST /v1/distributors/{id}/suspend", "distributors-suspend", false},
 		{"POST /v1/distributors/{id}/enable", "distributors-enable", false},
 		{"GET /v1/audit-logs", "audit-logs-list", false},
+		{"POST /v1/organizations", "organizations-create", false},
+		{"GET /v1/organizations", "organizations-list", false},
+		{"POST /v1/organizations/{id}/deactivate", "organizations-deactivate", false},
+		{"POST /v1/organizations/{id}/reactivate", "organizations-reactivate", false},
+		{"PATCH /v1/companies/{id}", "companies-update", false},
+		{"DELETE /v1/companies/{id}", "companies-delete", false},
+		{"GET /v1/end-users/{id}", "end-users-get", false},
+		{"POST /v1/end-users/{id}/deactivate", "end-users-deactivate", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -131,26 +141,40 @@ func TestStreamMappings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 1 {
-		t.Fatalf("got %d stream mappings, want 1: %+v", len(ms), ms)
+	// Both consumers read the table's one stream with the same batching and failure
+	// handling; they differ in what their filters let through and where the batches
+	// they give up on go.
+	consumer := func(function, logicalID, pattern, queue string) StreamMapping {
+		return StreamMapping{
+			Function: function, FunctionLogicalID: logicalID, Event: "TableStream", Timeout: 60,
+			Stream: GetAtt{"Table", "StreamArn"}, StreamResource: "Table",
+			StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumBatchingWindowInSeconds: 1,
+			FunctionResponseTypes: []string{"ReportBatchItemFailures"}, BisectBatchOnFunctionError: true,
+			MaximumRetryAttempts: 10, MaximumRecordAgeInSeconds: 86400, ParallelizationFactor: 1,
+			Enabled:              true,
+			FilterPatterns:       []string{pattern},
+			OnFailureDestination: queue, OnFailureDestinationValue: GetAtt{queue, "Arn"},
+			OnFailureType: "SQS",
+		}
 	}
-	m := ms[0]
-	want := StreamMapping{
-		Function: "audit-writer", FunctionLogicalID: "AuditWriterFunction", Event: "TableStream", Timeout: 60,
-		Stream: GetAtt{"Table", "StreamArn"}, StreamResource: "Table",
-		StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumBatchingWindowInSeconds: 1,
-		FunctionResponseTypes: []string{"ReportBatchItemFailures"}, BisectBatchOnFunctionError: true,
-		MaximumRetryAttempts: 10, MaximumRecordAgeInSeconds: 86400, ParallelizationFactor: 1,
-		Enabled:              true,
-		FilterPatterns:       []string{`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`},
-		OnFailureDestination: "AuditFailureQueue", OnFailureDestinationValue: GetAtt{"AuditFailureQueue", "Arn"},
-		OnFailureType: "SQS",
+	want := []StreamMapping{
+		consumer("audit-writer", "AuditWriterFunction",
+			`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`, "AuditFailureQueue"),
+		consumer("tree-counter", "TreeCounterFunction",
+			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "TreeCounterFailureQueue"),
 	}
-	if !reflect.DeepEqual(m, want) {
-		t.Errorf("got  %+v\nwant %+v", m, want)
+	if len(ms) != len(want) {
+		t.Fatalf("got %d stream mappings, want %d: %+v", len(ms), len(want), ms)
 	}
-	if !m.ReportsBatchItemFailures() {
-		t.Error("ReportsBatchItemFailures = false")
+	for i, m := range ms {
+		t.Run(want[i].Function, func(t *testing.T) {
+			if !reflect.DeepEqual(m, want[i]) {
+				t.Errorf("got  %+v\nwant %+v", m, want[i])
+			}
+			if !m.ReportsBatchItemFailures() {
+				t.Error("ReportsBatchItemFailures = false")
+			}
+		})
 	}
 }
 
@@ -163,7 +187,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "TreeCounterFailureQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},
@@ -183,11 +207,19 @@ func TestResourcesOfType(t *testing.T) {
 	t.Run("table properties are generic values", func(t *testing.T) {
 		p := tpl.Resources["Table"].Properties
 		gsis, ok := p["GlobalSecondaryIndexes"].([]any)
-		if !ok || len(gsis) != 2 {
+		if !ok || len(gsis) != 6 {
 			t.Fatalf("GlobalSecondaryIndexes = %#v", p["GlobalSecondaryIndexes"])
 		}
-		if name := gsis[0].(map[string]any)["IndexName"]; name != "GSI1" {
-			t.Errorf("first GSI = %v", name)
+		for i, g := range gsis {
+			g := g.(map[string]any)
+			want := fmt.Sprintf("GSI%d", i+1)
+			if g["IndexName"] != want {
+				t.Errorf("GSI %d is named %v, want %s", i, g["IndexName"], want)
+			}
+			keys := g["KeySchema"].([]any)
+			if len(keys) != 2 || keys[0].(map[string]any)["AttributeName"] != want+"PK" || keys[1].(map[string]any)["AttributeName"] != want+"SK" {
+				t.Errorf("%s keys = %v, want %sPK, %sSK", want, keys, want, want)
+			}
 		}
 		if v := p["StreamSpecification"].(map[string]any)["StreamViewType"]; v != "NEW_AND_OLD_IMAGES" {
 			t.Errorf("StreamViewType = %v", v)

@@ -6,6 +6,9 @@
 package levels
 
 import (
+	"time"
+
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/tree"
 )
 
@@ -153,4 +156,21 @@ func (l Level) scopeKinds() []tree.Kind {
 		}
 	}
 	return []tree.Kind{l.Parent}
+}
+
+// NewItem makes the item of a new node of this level under parent, named name, in its
+// first status, with its fields' defaults and its index keys: what a create stores,
+// for code that seeds the table directly (benchmarks, the local seed).
+func (l Level) NewItem(parent tree.Node, name string, now time.Time) nodes.Item {
+	it := nodes.NewChild(parent, l.Kind, name, l.Statuses[0], now)
+	for _, f := range l.Fields {
+		if f.Default != nil {
+			if it.Attrs == nil {
+				it.Attrs = map[string]any{}
+			}
+			it.Attrs[f.Name] = f.Default
+		}
+	}
+	l.setIndexKeys(&it)
+	return it
 }

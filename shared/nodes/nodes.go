@@ -22,16 +22,16 @@ import (
 
 // Item is a node as stored.
 type Item struct {
-	PK           string    `dynamodbav:"PK"`
-	SK           string    `dynamodbav:"SK"`
-	Type         string    `dynamodbav:"type"`
-	ID           string    `dynamodbav:"id"`
-	Kind         tree.Kind `dynamodbav:"kind"`
-	ParentID     string    `dynamodbav:"parentId,omitempty"`
-	Path         []string  `dynamodbav:"path"`
-	Name         string    `dynamodbav:"name"`
-	NameKey      string    `dynamodbav:"nameKey"`
-	Status       string    `dynamodbav:"status"`
+	PK       string    `dynamodbav:"PK"`
+	SK       string    `dynamodbav:"SK"`
+	Type     string    `dynamodbav:"type"`
+	ID       string    `dynamodbav:"id"`
+	Kind     tree.Kind `dynamodbav:"kind"`
+	ParentID string    `dynamodbav:"parentId,omitempty"`
+	Path     []string  `dynamodbav:"path"`
+	Name     string    `dynamodbav:"name"`
+	NameKey  string    `dynamodbav:"nameKey"`
+	Status   string    `dynamodbav:"status"`
 	// Attrs are the level's own fields (contact email, tier, flags), validated by the
 	// level that serves the node.
 	Attrs   map[string]any `dynamodbav:"attrs,omitempty"`
@@ -40,13 +40,13 @@ type Item struct {
 	// create and delete them, so a delete that finds it zero can never orphan a child
 	// created at the same moment. (The counts by kind and status, for display, come
 	// from the stream; see package counts.)
-	Children int `dynamodbav:"children"`
-	CreatedAt    string    `dynamodbav:"createdAt"`
-	UpdatedAt    string    `dynamodbav:"updatedAt"`
-	GSI1PK       string    `dynamodbav:"GSI1PK,omitempty"`
-	GSI1SK       string    `dynamodbav:"GSI1SK,omitempty"`
-	GSI2PK       string    `dynamodbav:"GSI2PK,omitempty"`
-	GSI2SK       string    `dynamodbav:"GSI2SK,omitempty"`
+	Children  int    `dynamodbav:"children"`
+	CreatedAt string `dynamodbav:"createdAt"`
+	UpdatedAt string `dynamodbav:"updatedAt"`
+	GSI1PK    string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK    string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK    string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK    string `dynamodbav:"GSI2SK,omitempty"`
 	// GSI3 … GSI6 list a node across its grandparent's and great-grandparent's branch
 	// (organizations across a distributor and across the platform); see BranchKey.
 	GSI3PK string `dynamodbav:"GSI3PK,omitempty"`

@@ -38,6 +38,26 @@ const (
 	distributor   = `{"id":"dst_01jh4m3k9v2c8x7r6t5y4w3q2p","name":"Acme","status":"active","contactEmail":"ops@acme.example","version":3,"createdAt":"2026-01-02T15:04:05Z","updatedAt":"2026-01-03T15:04:05Z"}`
 )
 
+const (
+	organization = `{"id":"org_01jh4m7b2k5n8q1t4w7z0c3f6h","distributorId":"dst_01jh4m3k9v2c8x7r6t5y4w3q2p",` +
+		`"partnerId":"prt_01jh4m5q7n3d9z8s6u4v2x1y0w","name":"Contoso","status":"approved","tier":"paid",` +
+		`"mfaRequired":false,"overridePsps":true,"version":2,"createdAt":"2026-01-02T15:04:05Z","updatedAt":"2026-01-03T15:04:05Z"}`
+	company = `{"id":"cmp_01jh4m8d5g7j9l1n3p5r7t9v1x","distributorId":"dst_01jh4m3k9v2c8x7r6t5y4w3q2p",` +
+		`"partnerId":"prt_01jh4m5q7n3d9z8s6u4v2x1y0w","organizationId":"org_01jh4m7b2k5n8q1t4w7z0c3f6h","name":"Harbor",` +
+		`"status":"active","contactEmail":"m@harbor.example","virtual":true,"version":1,` +
+		`"createdAt":"2026-01-02T15:04:05Z","updatedAt":"2026-01-02T15:04:05Z"}`
+	endUser = `{"id":"eu_01jh4m9f8h0k2m4p6s8u0w2y4a","distributorId":"dst_01jh4m3k9v2c8x7r6t5y4w3q2p",` +
+		`"partnerId":"prt_01jh4m5q7n3d9z8s6u4v2x1y0w","organizationId":"org_01jh4m7b2k5n8q1t4w7z0c3f6h",` +
+		`"companyId":"cmp_01jh4m8d5g7j9l1n3p5r7t9v1x","email":"jane.doe@example.com","firstName":"Jane","lastName":"Doe",` +
+		`"status":"deactivated","version":2,"createdAt":"2026-01-02T15:04:05Z","updatedAt":"2026-01-03T15:04:05Z"}`
+)
+
+// hasChildren is a has-children problem with these children counts.
+func hasChildren(children string) string {
+	return `{"type":"urn:opsconsole:problem:has-children","title":"Conflict","status":409,"detail":"x",` +
+		`"errors":[{"field":"id","message":"has children"}],"children":` + children + `}`
+}
+
 // wantOK and wantViolation run one Check and look at its outcome.
 func wantOK(t *testing.T, c *conformance.Checker, method, path string, status int, h http.Header, body string) {
 	t.Helper()
@@ -97,6 +117,17 @@ func TestConformingResponses(t *testing.T) {
 	wantOK(t, c, "POST", "/v1/auth/login", 200, jsonHeader(),
 		`{"accessToken":"a","idToken":"i","refreshToken":"r","expiresIn":3600,"tokenType":"Bearer"}`)
 	wantOK(t, c, "POST", "/v1/auth/login", 200, jsonHeader(), `{"challenge":"SOFTWARE_TOKEN_MFA","session":"s"}`)
+	// The new levels carry the ids of all their ancestors; has-children counts children.
+	org := "/v1/organizations/org_01jh4m7b2k5n8q1t4w7z0c3f6h"
+	wantOK(t, c, "GET", org, 200, jsonHeader("ETag", `"2"`), organization)
+	wantOK(t, c, "POST", "/v1/organizations", 201,
+		jsonHeader("ETag", `"1"`, "Location", org, "Idempotent-Replayed", "true"), organization)
+	wantOK(t, c, "GET", "/v1/companies/cmp_01jh4m8d5g7j9l1n3p5r7t9v1x", 200, jsonHeader("ETag", `"1"`), company)
+	wantOK(t, c, "GET", "/v1/end-users?companyId=cmp_01jh4m8d5g7j9l1n3p5r7t9v1x", 200, jsonHeader(),
+		`{"items":[`+endUser+`],"nextCursor":null}`)
+	wantOK(t, c, "POST", "/v1/end-users/eu_01jh4m9f8h0k2m4p6s8u0w2y4a/deactivate", 200, jsonHeader("ETag", `"2"`), endUser)
+	wantOK(t, c, "DELETE", org, 409, problemHeader(), hasChildren(`{"company":{"active":2}}`))
+	wantOK(t, c, "DELETE", "/v1/distributors/"+distributorID, 409, problemHeader(), hasChildren(`{}`))
 	// The greedy /docs/{proxy} matches several segments.
 	wantOK(t, c, "GET", "/docs/a/b/swagger-ui.css", 200,
 		http.Header{"Content-Type": {"text/css; charset=utf-8"}, "Etag": {`"x"`}, "Cache-Control": {"public"}}, "body{}")
@@ -138,6 +169,23 @@ func TestViolations(t *testing.T) {
 		wantViolation(t, c, "GET", get, 200, jsonHeader("ETag", "3"), distributor, "header ETag", "does not conform")
 		wantViolation(t, c, "POST", "/v1/distributors", 201, jsonHeader("ETag", `"1"`), distributor, "Location is missing")
 	})
+	t.Run("new levels", func(t *testing.T) {
+		org := "/v1/organizations/org_01jh4m7b2k5n8q1t4w7z0c3f6h"
+		wantViolation(t, c, "GET", org, 200, jsonHeader("ETag", `"2"`),
+			strings.Replace(organization, `"partnerId":"prt_01jh4m5q7n3d9z8s6u4v2x1y0w",`, ``, 1), "missing property 'partnerId'")
+		wantViolation(t, c, "GET", org, 200, jsonHeader("ETag", `"2"`),
+			strings.Replace(organization, `"tier":"paid"`, `"tier":"gold"`, 1), "/tier")
+		wantViolation(t, c, "GET", "/v1/end-users/eu_01jh4m9f8h0k2m4p6s8u0w2y4a", 200, jsonHeader("ETag", `"2"`),
+			strings.Replace(endUser, `"email":"jane.doe@example.com",`, `"name":"Jane",`, 1), "name")
+		// children is required on has-children, and counts only known kinds, above zero.
+		wantViolation(t, c, "DELETE", org, 409, problemHeader(),
+			`{"type":"urn:opsconsole:problem:has-children","title":"Conflict","status":409}`, "children")
+		wantViolation(t, c, "DELETE", org, 409, problemHeader(), hasChildren(`{"company":{"active":0}}`), "/children")
+		wantViolation(t, c, "DELETE", org, 409, problemHeader(), hasChildren(`{"companies":{"active":1}}`), "companies", "end_user")
+		// End users have no children.
+		wantViolation(t, c, "DELETE", "/v1/end-users/eu_01jh4m9f8h0k2m4p6s8u0w2y4a", 409, problemHeader(),
+			hasChildren(`{}`), "status 409 is not documented")
+	})
 	t.Run("problem type and status", func(t *testing.T) {
 		wantViolation(t, c, "GET", get, 404, problemHeader(),
 			`{"type":"urn:opsconsole:problem:nope","title":"Not found","status":404}`, "/type")
@@ -152,7 +200,7 @@ func TestViolations(t *testing.T) {
 		wantViolation(t, c, "GET", "/v1/distributors", 200, jsonHeader(), `{"items":[]}`, "nextCursor")
 	})
 	t.Run("unknown path or method", func(t *testing.T) {
-		wantViolation(t, c, "GET", "/v1/organizations", 200, jsonHeader(), `{}`, "no path of the document matches /v1/organizations")
+		wantViolation(t, c, "GET", "/v1/webhooks", 200, jsonHeader(), `{}`, "no path of the document matches /v1/webhooks")
 		wantViolation(t, c, "GET", "/v1/distributors/", 200, jsonHeader(), `{}`, "no path")
 		wantViolation(t, c, "PUT", get, 200, jsonHeader(), `{}`, "no PUT operation", "GET /v1/distributors/{id}")
 	})
@@ -165,6 +213,9 @@ func TestOperationMatching(t *testing.T) {
 		{"post", "/v1/distributors", "/v1/distributors", "createDistributor"},
 		{"PATCH", "/v1/distributors/x", "/v1/distributors/{id}", "updateDistributor"},
 		{"POST", "/v1/distributors/x/suspend", "/v1/distributors/{id}/suspend", "suspendDistributor"},
+		{"POST", "/v1/organizations/x/deactivate", "/v1/organizations/{id}/deactivate", "deactivateOrganization"},
+		{"DELETE", "/v1/companies/x", "/v1/companies/{id}", "deleteCompany"},
+		{"GET", "/v1/end-users?companyId=x", "/v1/end-users", "listEndUsers"},
 		{"GET", "/docs", "/docs", "getDocsPage"},
 		{"GET", "/docs/swagger-ui-bundle.js", "/docs/{proxy}", "getDocsAsset"},
 		{"GET", "/docs/a/b", "/docs/{proxy}", "getDocsAsset"},
