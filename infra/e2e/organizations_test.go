@@ -341,6 +341,37 @@ func TestTreeIntegrityUnderConcurrency(t *testing.T) {
 			t.Fatalf("the organization counts %d children, want 1", got)
 		}
 	})
+	t.Run("every level's create honours Idempotency-Key", func(t *testing.T) {
+		company := createCompany(t, root, org.ID, unique("Idem C"))
+		for _, c := range []struct{ resource, parentField, parentID, nameField string }{
+			{"partners", "distributorId", d.ID, "name"},
+			{"organizations", "partnerId", p.ID, "name"},
+			{"companies", "organizationId", org.ID, "name"},
+			{"end-users", "companyId", company.ID, "email"},
+		} {
+			t.Run(c.resource, func(t *testing.T) {
+				key := "idem-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+				body := func(name string) map[string]any {
+					b := map[string]any{c.parentField: c.parentID, c.nameField: name}
+					if c.resource == "end-users" {
+						b["firstName"], b["lastName"] = "I", "D"
+					}
+					return b
+				}
+				name := key + "@example.com"
+				send := func(name string) response {
+					return do(t, req{method: "POST", path: "/v1/" + c.resource, token: root, body: body(name), header: map[string]string{"Idempotency-Key": key}})
+				}
+				first, again := send(name), send(name)
+				first.expect(t, 201)
+				again.expect(t, 201)
+				if string(first.Body) != string(again.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("replay differs:\n%s\n%s", first.Body, again.Body)
+				}
+				send("other-"+name).problem(t, 422, "idempotency-key-reused")
+			})
+		}
+	})
 	t.Run("concurrent PATCHes of one version: one wins, the others are told", func(t *testing.T) {
 		o := createOrganization(t, root, p.ID, unique("Patched"))
 		statuses := concurrently(t, 10, func(i int) req {
