@@ -34,6 +34,8 @@ func TestFilterPatterns(t *testing.T) {
 	}{
 		{"no patterns let everything through", nil, true},
 		{"the template's pattern drops a MODIFY", []string{`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`}, false},
+		{"the tree counter's pattern drops an item whose SK is not NODE", []string{`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`}, false},
+		{"a Keys.SK pattern matches the record's sort key exactly", []string{`{"dynamodb": {"Keys": {"SK": {"S": ["CHANGE#01H"]}}}}`}, true},
 		{"exact string on eventName", []string{`{"eventName": ["MODIFY"]}`}, true},
 		{"one of several values", []string{`{"eventName": ["INSERT", "MODIFY"]}`}, true},
 		{"nested exact match", []string{`{"dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`}, true},

@@ -438,6 +438,54 @@ func TestStreamMappingAgainstDynamoDBLocal(t *testing.T) {
 		}
 	})
 
+	t.Run("two mappings on one stream each get what their filter passes, and one's retries do not hold up the other", func(t *testing.T) {
+		t.Parallel()
+		table, arn := newTable(t, s)
+		// The audit writer's and the tree counter's filters, as in template.yaml.
+		changes := `{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`
+		nodeItems := `{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`
+		write := func(pk, sk, typ string, n int) {
+			t.Helper()
+			if _, err := ddbClient(s).PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table),
+				Item: map[string]ddbtypes.AttributeValue{
+					"PK": &ddbtypes.AttributeValueMemberS{Value: pk}, "SK": &ddbtypes.AttributeValueMemberS{Value: sk},
+					"type": &ddbtypes.AttributeValueMemberS{Value: typ}, "n": &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(n)},
+				}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("C1", "CHANGE", "change", 0)
+		write("N1", "NODE", "node", 0)
+		write("N1", "COUNTS", "counts", 0) // neither
+		write("N1", "NODE", "node", 1)     // a MODIFY: the node filter takes it
+		write("C2", "CHANGE", "change", 0)
+		write("N2", "NODE", "node", 0)
+		// The change consumer fails its first two invocations; the node consumer does not wait for it.
+		audit := &fakeFunction{decide: func(n int, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			if n < 2 {
+				return events.DynamoDBEventResponse{}, errors.New("boom")
+			}
+			return events.DynamoDBEventResponse{}, nil
+		}}
+		counter := &fakeFunction{}
+		runMapping(t, s, Mapping{Function: "audit-writer", StreamARN: arn, BatchSize: 100, FilterPatterns: []string{changes},
+			ReportBatchItemFailures: true, MaxRetryAttempts: 10}, audit)
+		runMapping(t, s, Mapping{Function: "tree-counter", StreamARN: arn, BatchSize: 100, FilterPatterns: []string{nodeItems},
+			ReportBatchItemFailures: true, MaxRetryAttempts: 10}, counter)
+		eventually(t, "both mappings delivered their records", func() bool {
+			return len(audit.delivered()) == 2 && len(counter.delivered()) == 3
+		})
+		if got := strings.Join(audit.delivered(), " "); got != "C1#0 C2#0" {
+			t.Errorf("change consumer got %s, want C1#0 C2#0", got)
+		}
+		if got := strings.Join(counter.delivered(), " "); got != "N1#0 N1#1 N2#0" {
+			t.Errorf("node consumer got %s, want N1#0 N1#1 N2#0", got)
+		}
+		if calls := counter.snapshot(); len(calls) == 0 || !calls[0].ok {
+			t.Errorf("node consumer invocations %v: its first should have succeeded", idsOf(calls))
+		}
+	})
+
 	t.Run("a stream that does not exist stops Run with an error", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
