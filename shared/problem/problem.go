@@ -122,7 +122,7 @@ func HasChildren(kind string, counts map[string]map[string]int) *Problem {
 	if counts == nil {
 		counts = map[string]map[string]int{}
 	}
-	p := Conflict("has-children", "the "+kind+" still has children; delete them first",
+	p := Conflict("has-children", "the "+kind+" still has children; delete them first, or delete with ?cascade=true",
 		Field("id", "has children"))
 	p.Children = counts
 	return p
