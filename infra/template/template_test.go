@@ -39,6 +39,7 @@ func TestFunctions(t *testing.T) {
 		{"DistributorsDeleteFunction", "distributors-delete", []string{"Api:HttpApi"}},
 		{"AuditWriterFunction", "audit-writer", []string{"TableStream:DynamoDB"}},
 		{"TreeCounterFunction", "tree-counter", []string{"TableStream:DynamoDB"}},
+		{"TreeDeleterFunction", "tree-deleter", []string{"TableStream:DynamoDB"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.logicalID, func(t *testing.T) {
@@ -141,9 +142,9 @@ func TestStreamMappings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both consumers read the table's one stream with the same batching and failure
-	// handling; they differ in what their filters let through and where the batches
-	// they give up on go.
+	// The consumers read the table's one stream with the same failure handling (and,
+	// but for the tree deleter, the same batching); they differ in what their filters
+	// let through and where the batches they give up on go.
 	consumer := func(function, logicalID, pattern, queue string) StreamMapping {
 		return StreamMapping{
 			Function: function, FunctionLogicalID: logicalID, Event: "TableStream", Timeout: 60,
@@ -163,6 +164,12 @@ func TestStreamMappings(t *testing.T) {
 		consumer("tree-counter", "TreeCounterFunction",
 			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "TreeCounterFailureQueue"),
 	}
+	// The tree deleter runs one cascade job per invocation, for up to 15 minutes, and
+	// several jobs of one shard side by side.
+	deleter := consumer("tree-deleter", "TreeDeleterFunction",
+		`{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": ["CASCADE"]}}}}`, "TreeDeleterFailureQueue")
+	deleter.Timeout, deleter.BatchSize, deleter.MaximumBatchingWindowInSeconds, deleter.ParallelizationFactor = 900, 1, 0, 10
+	want = append(want, deleter)
 	if len(ms) != len(want) {
 		t.Fatalf("got %d stream mappings, want %d: %+v", len(ms), len(want), ms)
 	}
@@ -187,7 +194,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "TreeCounterFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},

@@ -90,15 +90,26 @@ type Change struct {
 // Record builds the transaction item that writes the change record of c, made by the
 // caller of r. Add it to the same transaction as the change.
 func Record(r *http.Request, c Change) (store.Write, error) {
-	caller := api.CallerOf(r.Context())
-	meta := api.MetaOf(r)
+	return RecordBy(ActorOf(api.CallerOf(r.Context())), api.MetaOf(r), c)
+}
+
+// ActorOf is the actor of a change made by caller.
+func ActorOf(caller tree.Caller) Actor {
+	return Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)}
+}
+
+// RecordBy builds the transaction item that writes the change record of c, made by
+// actor in the request meta describes (its id, source IP and user agent). It is Record
+// for work that runs without the request, such as a stream consumer finishing what a
+// request began: the record still names who asked, and from where.
+func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
 	now := time.Now().UTC()
 	id := ulid.Make().String()
 	item := changeItem{
 		PK: "CHANGE#" + id, SK: "CHANGE", Type: ChangeType,
 		Entry: Entry{
 			ID: id, At: now.Format(TimeFormat),
-			Actor:  Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)},
+			Actor:  actor,
 			Action: c.Action, Target: c.Target,
 			Changes:   Diff(c.Before, c.After),
 			RequestID: meta.RequestID, SourceIP: meta.SourceIP, UserAgent: meta.UserAgent,

@@ -80,7 +80,13 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 // Blocked statuses: a suspended distributor or partner, a deactivated organization.
 var blocked = map[string]bool{"suspended": true, "deactivated": true}
 
-// checkLineage refuses a user whose node, or any node above it, is blocked or gone.
+// deletingAttr is the attribute a cascading delete (shared/cascade.DeletingAttr) sets
+// on the node whose subtree it removes. It is read raw here, without importing the
+// cascade package.
+const deletingAttr = "deleting"
+
+// checkLineage refuses a user whose node, or any node above it, is blocked, being
+// deleted, or gone.
 // The platform is never blocked, so platform admins skip the read.
 func (c Callers) checkLineage(ctx context.Context, u UserItem) error {
 	var keys []store.Item
@@ -100,6 +106,11 @@ func (c Callers) checkLineage(ctx context.Context, u UserItem) error {
 		return api.ErrNoCaller // a node of the lineage was deleted
 	}
 	for _, it := range items {
+		// A node being deleted (a cascade has begun on it; see shared/cascade) blocks
+		// its subtree from that moment, like a suspension.
+		if _, deleting := it[deletingAttr]; deleting {
+			return api.ErrBranchSuspended
+		}
 		var n nodes.Item
 		if err := attributevalue.UnmarshalMap(it, &n); err != nil {
 			return err

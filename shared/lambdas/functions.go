@@ -11,7 +11,9 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/cascade"
 	"opsconsole/shared/config"
+	"opsconsole/shared/counts"
 	"opsconsole/shared/cursor"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/levels"
@@ -55,7 +57,7 @@ var httpOps = map[string]func(d deps) []api.Operation{
 }
 
 func init() {
-	for _, level := range []levels.Level{levels.Distributors, levels.Partners} {
+	for _, level := range levels.All {
 		for name := range (&levels.Service{Level: level}).Operations() {
 			httpOps[name] = func(d deps) []api.Operation {
 				s := &levels.Service{Level: level, Store: d.store, Cursors: d.cursors, Callers: d.callers}
@@ -84,6 +86,24 @@ func init() {
 			return Function{}, err
 		}
 		c := &audit.Consumer{Store: d.store, Backoff: 50 * time.Millisecond}
+		return Function{Stream: c.Handle}, nil
+	}
+	builders["tree-deleter"] = func(ctx context.Context) (Function, error) {
+		d, err := load(ctx)
+		if err != nil {
+			return Function{}, err
+		}
+		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
+		// budget, then records its progress, which starts the next run.
+		w := &cascade.Worker{Store: d.store, Budget: 10 * time.Minute}
+		return Function{Stream: w.Handle}, nil
+	}
+	builders["tree-counter"] = func(ctx context.Context) (Function, error) {
+		d, err := load(ctx)
+		if err != nil {
+			return Function{}, err
+		}
+		c := &counts.Consumer{Store: d.store}
 		return Function{Stream: c.Handle}, nil
 	}
 }

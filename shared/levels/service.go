@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/cascade"
 	"opsconsole/shared/counts"
 	"opsconsole/shared/cursor"
 	"opsconsole/shared/nodes"
@@ -396,12 +398,52 @@ func (s *Service) transition(a Action) api.Handler {
 // errRefused marks a delete whose condition failed: stale, or children appeared.
 var errRefused = errors.New("delete refused")
 
+// cascadeParam reads a delete's query string: nothing, or cascade=true|false.
+func cascadeParam(r *http.Request) (bool, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return false, problem.Invalid("the query string is malformed", problem.Field("query", "malformed"))
+	}
+	var errs []problem.FieldError
+	cascade := false
+	for name, vs := range values {
+		switch {
+		case name != "cascade":
+			errs = append(errs, problem.Field(name, "unknown query parameter"))
+		case len(vs) != 1 || (vs[0] != "true" && vs[0] != "false"):
+			errs = append(errs, problem.Field("cascade", "must be true or false, given once"))
+		default:
+			cascade = vs[0] == "true"
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b problem.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return false, problem.Invalid("the query string is invalid", errs...)
+	}
+	return cascade, nil
+}
+
+// deleting answers a cascade that has begun: 202, the subtree goes in the background.
+func deleting(w http.ResponseWriter, it nodes.Item) error {
+	return api.WriteJSON(w, http.StatusAccepted, map[string]string{"id": it.ID, "status": cascade.StatusDeleting})
+}
+
 func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	before := loaded(r)
+	wantCascade, err := cascadeParam(r)
+	if err != nil {
+		return err
+	}
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
 	if before.Children > 0 {
+		if wantCascade {
+			if err := cascade.Begin(r, s.Store, before, s.Level.auditFields(&before)); err != nil {
+				return err
+			}
+			return deleting(w, before)
+		}
 		return s.hasChildren(r.Context(), before)
 	}
 	// The children counter, checked in the transaction, makes the refusal exact: a
@@ -437,6 +479,11 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 			return err
 		case now.Version != before.Version || now.Children == 0:
 			return problem.Stale()
+		case wantCascade:
+			if err := cascade.Begin(r, s.Store, now, s.Level.auditFields(&now)); err != nil {
+				return err
+			}
+			return deleting(w, now)
 		}
 		return s.hasChildren(r.Context(), now)
 	}
