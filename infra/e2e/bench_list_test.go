@@ -139,3 +139,46 @@ func BenchmarkOrganizationListIsFlat(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLowerLevelOperations measures what the levels below the partner cost:
+// organizations carry four more index entries (GSI3–GSI6) than the other levels.
+func BenchmarkLowerLevelOperations(b *testing.B) {
+	root := admin(b)
+	d := createDistributor(b, root, unique("Lower D"))
+	p := createPartner(b, root, d.ID, unique("Lower P"))
+	org := createOrganization(b, root, p.ID, unique("Lower O"))
+	company := createCompany(b, root, org.ID, unique("Lower C"))
+	orgAdmin, _ := userAt(b, tree.RoleOrganizationAdmin, nodeOf(b, org.ID))
+	cmpAdmin, _ := userAt(b, tree.RoleCompanyAdmin, nodeOf(b, company.ID))
+	b.Run("create an organization as the platform admin", func(b *testing.B) {
+		measure(b, func(b *testing.B) { createOrganization(b, root, p.ID, unique("Bench O")) })
+	})
+	b.Run("deactivate and reactivate an organization", func(b *testing.B) {
+		target := createOrganization(b, root, p.ID, unique("Bench Toggle"))
+		verb := []string{"deactivate", "reactivate"}
+		n := 0
+		measure(b, func(b *testing.B) {
+			do(b, req{method: "POST", path: "/v1/organizations/" + target.ID + "/" + verb[n%2], token: root}).expect(b, 200)
+			n++
+		})
+	})
+	b.Run("create a company as an organization admin", func(b *testing.B) {
+		measure(b, func(b *testing.B) { createCompany(b, orgAdmin, org.ID, unique("Bench C")) })
+	})
+	b.Run("create an end user as a company admin", func(b *testing.B) {
+		measure(b, func(b *testing.B) {
+			createEndUser(b, cmpAdmin, company.ID, fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano()))
+		})
+	})
+	b.Run("delete an end user as a company admin", func(b *testing.B) {
+		var victims []node
+		for range b.N {
+			victims = append(victims, createEndUser(b, cmpAdmin, company.ID, fmt.Sprintf("gone-%d@example.com", time.Now().UnixNano())))
+		}
+		n := 0
+		measure(b, func(b *testing.B) {
+			do(b, req{method: "DELETE", path: "/v1/end-users/" + victims[n].ID, token: cmpAdmin}).expect(b, 204)
+			n++
+		})
+	})
+}
