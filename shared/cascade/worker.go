@@ -326,7 +326,7 @@ func (r *run) finish(ctx context.Context) (bool, error) {
 		if r.outOfTime() {
 			return false, errOutOfTime
 		}
-		if err := sleep(ctx, min(r.pause<<idle, 20*r.pause)); err != nil {
+		if err := store.Pause(ctx, min(r.pause<<idle, 20*r.pause)); err != nil {
 			return false, err
 		}
 	}
@@ -626,17 +626,6 @@ func deleteNode(it nodes.Item) (types.TransactWriteItem, error) {
 		Key: nodes.Key(it.ID), ConditionExpression: c.Condition(),
 		ExpressionAttributeNames: c.Names(), ExpressionAttributeValues: c.Values(),
 	}}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func errText(err error) string {

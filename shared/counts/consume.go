@@ -207,7 +207,7 @@ func (c *Consumer) apply(ctx context.Context, ch change) error {
 				return fmt.Errorf("%d attempts: %w", attempt, err)
 			}
 			if !errors.Is(err, errMarkerMoved) {
-				if err := sleep(ctx, backoff(attempt)); err != nil {
+				if err := store.Pause(ctx, backoff(attempt)); err != nil {
 					return err
 				}
 			}
@@ -322,17 +322,6 @@ func retryable(err error) bool {
 func backoff(attempt int) time.Duration {
 	d := 10 * time.Millisecond << attempt
 	return d/2 + rand.N(d/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func logger() *slog.Logger { return api.Logger }

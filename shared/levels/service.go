@@ -275,6 +275,15 @@ func (s *Service) write(r *http.Request, verb string, before, after *nodes.Item,
 	return s.Store.Transact(r.Context(), append(writes, rec)...)
 }
 
+// advance makes after, an edited copy of before, the next version, and returns the
+// transaction item that stores it in place.
+func (l Level) advance(before nodes.Item, after *nodes.Item) (store.Write, error) {
+	after.Version++
+	after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
+	l.setIndexKeys(after)
+	return updateNode(before, *after)
+}
+
 // updateNode is the transaction item that turns before into after in place, if before
 // is still the current version. The children counter and the keys are not touched.
 func updateNode(before, after nodes.Item) (store.Write, error) {
@@ -345,10 +354,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("ETag", api.ETag(before.Version))
 		return api.WriteJSON(w, http.StatusOK, s.Level.view(before))
 	}
-	after.Version++
-	after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
-	s.Level.setIndexKeys(&after)
-	upd, err := updateNode(before, after)
+	upd, err := s.Level.advance(before, &after)
 	if err != nil {
 		return err
 	}
@@ -380,10 +386,7 @@ func (s *Service) transition(a Action) api.Handler {
 		}
 		after := before
 		after.Status = a.To
-		after.Version++
-		after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
-		s.Level.setIndexKeys(&after)
-		upd, err := updateNode(before, after)
+		upd, err := s.Level.advance(before, &after)
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ type Client interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 // Store is the table.
@@ -121,6 +122,28 @@ func (s *Store) PutIf(ctx context.Context, v any, cond *Condition) error {
 	}
 	MeterFrom(ctx).add("PutItem", res.ConsumedCapacity)
 	return nil
+}
+
+// UpdateOne applies one update on its own (a plain UpdateItem: half the cost of a
+// one-item transaction) and returns the item's attributes after it. A failed
+// condition is ErrConditionFailed.
+func (s *Store) UpdateOne(ctx context.Context, u types.Update) (Item, error) {
+	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.Table, Key: u.Key, UpdateExpression: u.UpdateExpression,
+		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues,
+		ReturnValues:              types.ReturnValueAllNew, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		MeterFrom(ctx).add("UpdateItem", nil)
+		return nil, ErrConditionFailed
+	case err != nil:
+		return nil, fmt.Errorf("update item: %w", err)
+	}
+	MeterFrom(ctx).add("UpdateItem", res.ConsumedCapacity)
+	return res.Attributes, nil
 }
 
 // DeleteIf deletes key when cond holds; a failed condition is not an error.
@@ -224,11 +247,22 @@ func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 		if !conflict || attempt == maxConflictRetries {
 			return fmt.Errorf("transact write: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(10+rand.IntN(40*(attempt+1))) * time.Millisecond):
+		if err := Pause(ctx, time.Duration(10+rand.IntN(40*(attempt+1)))*time.Millisecond); err != nil {
+			return err
 		}
+	}
+}
+
+// Pause waits d, or less if ctx ends first (then it returns ctx's error): the wait
+// between retries of every writer that backs off.
+func Pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
