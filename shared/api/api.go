@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,14 @@ type Operation struct {
 	Target  Target
 	Callers Callers
 	Handle  Handler
+	// BeforeMFAEnrolment opens the operation to a user whose organization requires
+	// MFA and who has not enrolled yet (their profile and the enrolment itself); every
+	// other protected operation answers them 403 mfa-enrolment-required.
+	BeforeMFAEnrolment bool
+	// TokenOnly operations need a token that API Gateway accepted, and nothing more:
+	// no console account is loaded and no policy applies (sign-out, which must work
+	// for a blocked or removed user too). The handler reads the subject from the claims.
+	TokenOnly bool
 }
 
 type ctxKey int
@@ -179,7 +188,12 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	if op.ID == "" {
 		return nil
 	}
-	sub := MetaOf(r).Claims["sub"]
+	claims := MetaOf(r).Claims
+	sub := claims["sub"]
+	if op.TokenOnly && sub != "" {
+		*actor = sub
+		return nil
+	}
 	if sub == "" || op.Callers == nil {
 		return problem.Unauthenticated("the token carries no subject")
 	}
@@ -192,6 +206,14 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if caller.SignedOutAt > 0 && issuedAt(claims) < caller.SignedOutAt {
+		// API Gateway checks tokens offline, so a token revoked by a sign-out still
+		// reaches us until it expires; its user item remembers the sign-out.
+		return problem.Unauthenticated("the token was revoked by a sign-out; sign in again")
+	}
+	if caller.MFARequired && !caller.MFAEnrolled && !op.BeforeMFAEnrolment {
+		return problem.MFAEnrolmentRequired()
 	}
 	*actor = caller.UserID
 	ctx := context.WithValue(r.Context(), callerKey, caller)
@@ -225,6 +247,16 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	}
 	*r = *r.WithContext(ctx)
 	return nil
+}
+
+// issuedAt is the token's iat claim (Unix seconds); 0 when absent or unreadable,
+// which counts as issued before any sign-out.
+func issuedAt(claims map[string]string) int64 {
+	iat, err := strconv.ParseFloat(claims["iat"], 64)
+	if err != nil {
+		return 0
+	}
+	return int64(iat)
 }
 
 type statusRecorder struct {

@@ -13,6 +13,7 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/problem"
+	"opsconsole/shared/throttle"
 )
 
 // Cognito is the part of the Cognito client sign-in uses.
@@ -24,6 +25,9 @@ type Cognito interface {
 type Login struct {
 	Cognito  Cognito
 	ClientID string
+	// Limiter counts sign-in attempts per account and per address (Throttle); nil
+	// counts nothing.
+	Limiter *throttle.Limiter
 }
 
 // Tokens is a successful sign-in.
@@ -76,6 +80,10 @@ func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
 	if len(errs) > 0 {
 		return problem.Invalid("the sign-in request is invalid", errs...)
 	}
+	attempt, err := beginAttempt(w, r, l.Limiter, email)
+	if err != nil {
+		return err
+	}
 	out, err := l.Cognito.InitiateAuth(r.Context(), &cip.InitiateAuthInput{
 		AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
 		ClientId: &l.ClientID,
@@ -84,20 +92,38 @@ func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
 		},
 	})
 	if err != nil {
+		// The failure stays counted against the account and the address.
 		return signInError(err)
 	}
 	if out.ChallengeName != "" {
+		// The password was right, so the address gets its attempt back; the account's
+		// stays counted until the challenge is answered, so that someone who knows the
+		// password cannot try TOTP codes without limit.
+		if err := attempt.settle(r, false); err != nil {
+			return err
+		}
 		return api.WriteJSON(w, http.StatusOK, Challenge{Challenge: string(out.ChallengeName), Session: aws.ToString(out.Session)})
 	}
-	res := out.AuthenticationResult
+	return signedIn(w, r, attempt, out.AuthenticationResult)
+}
+
+// signedIn answers the tokens of a completed sign-in, after giving its attempt back.
+func signedIn(w http.ResponseWriter, r *http.Request, attempt *signInAttempt, res *ciptypes.AuthenticationResultType) error {
 	if res == nil {
 		return errors.New("cognito answered neither tokens nor a challenge")
 	}
-	return api.WriteJSON(w, http.StatusOK, Tokens{
+	if err := attempt.settle(r, true); err != nil {
+		return err
+	}
+	return api.WriteJSON(w, http.StatusOK, tokensOf(res))
+}
+
+func tokensOf(res *ciptypes.AuthenticationResultType) Tokens {
+	return Tokens{
 		AccessToken: aws.ToString(res.AccessToken), IDToken: aws.ToString(res.IdToken),
 		RefreshToken: aws.ToString(res.RefreshToken), ExpiresIn: res.ExpiresIn,
 		TokenType: aws.ToString(res.TokenType),
-	})
+	}
 }
 
 // signInError answers every "who are you" failure alike, so no answer tells whether an
@@ -109,13 +135,16 @@ func signInError(err error) error {
 		unconfirmed *ciptypes.UserNotConfirmedException
 		reset       *ciptypes.PasswordResetRequiredException
 		throttled   *ciptypes.TooManyRequestsException
+		// The pre-authentication trigger refused: the account or its branch is
+		// blocked. Answered like a wrong password, because the trigger runs before
+		// Cognito checks the password.
+		refused *ciptypes.UserLambdaValidationException
 	)
 	switch {
-	case errors.As(err, &notAuth), errors.As(err, &notFound), errors.As(err, &unconfirmed), errors.As(err, &reset):
+	case errors.As(err, &notAuth), errors.As(err, &notFound), errors.As(err, &unconfirmed), errors.As(err, &reset), errors.As(err, &refused):
 		return problem.InvalidCredentials()
 	case errors.As(err, &throttled):
-		return &problem.Problem{Type: problem.TypePrefix + "throttled", Title: "Too many requests",
-			Status: http.StatusTooManyRequests, Detail: "too many sign-in attempts; wait and retry"}
+		return problem.Throttled("too many sign-in attempts; wait and retry")
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"opsconsole/shared/admins"
 	"opsconsole/shared/config"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
@@ -104,6 +105,7 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 	if user.NodePath == nil {
 		user.NodePath = []string{}
 	}
+	user.SetIndexKeys()
 	nodePut, err := store.Put(u.Node, store.NotExists())
 	if err != nil {
 		return "", err
@@ -121,7 +123,13 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 	if err != nil {
 		return "", err
 	}
-	if err := st.Transact(ctx, store.Write{Item: userPut}, store.Write{Item: emailPut}); err != nil {
+	writes := []store.Write{{Item: userPut}, {Item: emailPut}}
+	if admins.Counts(u.Role) {
+		// Listed among the node's active admins (shared/admins), which the lock-out
+		// guard of the console users counts; adding twice changes nothing.
+		writes = append(writes, store.Write{Item: admins.Add(u.Node.ID, sub)})
+	}
+	if err := st.Transact(ctx, writes...); err != nil {
 		return "", fmt.Errorf("write user: %w", err)
 	}
 	return sub, nil

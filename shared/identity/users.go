@@ -41,6 +41,34 @@ type UserItem struct {
 	Version   int      `dynamodbav:"version"`
 	CreatedAt string   `dynamodbav:"createdAt"`
 	UpdatedAt string   `dynamodbav:"updatedAt"`
+	// MFAEnrolled tells whether the user has a verified TOTP device: the MFA
+	// operations keep it, and the lists of console users show it.
+	MFAEnrolled bool `dynamodbav:"mfaEnrolled"`
+	// SignedOutAt is the user's last sign-out everywhere, Unix seconds: the API
+	// refuses tokens issued before it, which API Gateway accepts until they expire.
+	SignedOutAt int64 `dynamodbav:"signedOutAt,omitempty"`
+	// ActivationHash is the SHA-256 (hex) of an invited user's current activation
+	// token; a token whose hash is not this one no longer works (shared/users).
+	ActivationHash string `dynamodbav:"activationHash,omitempty"`
+	// The user's places in the lists of their node's console users (shared/users):
+	// GSI1 by email, GSI2 by status and email. See SetIndexKeys.
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+}
+
+// UsersKey is the GSI1 partition of the console users of node nodeID, sorted by email.
+func UsersKey(nodeID string) string { return "USERS#" + nodeID }
+
+// UsersByStatusKey is the GSI2 partition of the console users of node nodeID in status.
+func UsersByStatusKey(nodeID, status string) string { return UsersKey(nodeID) + "#" + status }
+
+// SetIndexKeys derives the user's index keys from their node, status and email; call
+// it whenever one of them changes.
+func (u *UserItem) SetIndexKeys() {
+	u.GSI1PK, u.GSI1SK = UsersKey(u.NodeID), u.Email
+	u.GSI2PK, u.GSI2SK = UsersByStatusKey(u.NodeID, u.Status), u.Email
 }
 
 // UserKey is the key of the user with Cognito subject sub.
@@ -68,12 +96,14 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 	if u.Status != StatusActive || !u.Role.Valid() {
 		return tree.Caller{}, api.ErrNoCaller
 	}
-	if err := c.checkLineage(ctx, u); err != nil {
+	mfaRequired, err := c.checkLineage(ctx, u)
+	if err != nil {
 		return tree.Caller{}, err
 	}
 	return tree.Caller{
 		UserID: u.ID, Email: u.Email, Role: u.Role,
-		Node: tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath},
+		Node:        tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath},
+		MFARequired: mfaRequired, MFAEnrolled: u.MFAEnrolled, SignedOutAt: u.SignedOutAt,
 	}, nil
 }
 
@@ -86,9 +116,10 @@ var blocked = map[string]bool{"suspended": true, "deactivated": true}
 const deletingAttr = "deleting"
 
 // checkLineage refuses a user whose node, or any node above it, is blocked, being
-// deleted, or gone.
+// deleted, or gone, and tells whether an organization of the lineage requires MFA
+// (its attrs.mfaRequired), from the same read.
 // The platform is never blocked, so platform admins skip the read.
-func (c Callers) checkLineage(ctx context.Context, u UserItem) error {
+func (c Callers) checkLineage(ctx context.Context, u UserItem) (mfaRequired bool, err error) {
 	var keys []store.Item
 	for _, id := range append(slices.Clone(u.NodePath), u.NodeID) {
 		if id != tree.PlatformID {
@@ -96,30 +127,37 @@ func (c Callers) checkLineage(ctx context.Context, u UserItem) error {
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return false, nil
 	}
 	items, err := c.Store.BatchGet(ctx, keys)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(items) != len(keys) {
-		return api.ErrNoCaller // a node of the lineage was deleted
+		return false, api.ErrNoCaller // a node of the lineage was deleted
 	}
 	for _, it := range items {
 		// A node being deleted (a cascade has begun on it; see shared/cascade) blocks
 		// its subtree from that moment, like a suspension.
 		if _, deleting := it[deletingAttr]; deleting {
-			return api.ErrBranchSuspended
+			return false, api.ErrBranchSuspended
 		}
 		var n nodes.Item
 		if err := attributevalue.UnmarshalMap(it, &n); err != nil {
-			return err
+			return false, err
 		}
 		if blocked[n.Status] {
-			return api.ErrBranchSuspended
+			return false, api.ErrBranchSuspended
+		}
+		if n.Kind == tree.KindOrganization && n.Attrs[MFARequiredAttr] == true {
+			mfaRequired = true
 		}
 	}
-	return nil
+	return mfaRequired, nil
 }
+
+// MFARequiredAttr is the organization attribute (in the node's attrs) that makes every
+// user of the organization and of its companies enrol TOTP before anything else.
+const MFARequiredAttr = "mfaRequired"
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -103,6 +103,20 @@ func BranchSuspended() *Problem {
 		"a distributor, partner or organization above this account is suspended or deactivated")
 }
 
+// MFAEnrolmentRequired reports a user whose organization requires MFA and who has not
+// enrolled TOTP yet: until they have, only their profile, the enrolment and sign-out
+// are open to them.
+func MFAEnrolmentRequired() *Problem {
+	return newProblem("mfa-enrolment-required", "MFA enrolment required", http.StatusForbidden,
+		"your organization requires multi-factor authentication: enrol TOTP (POST /v1/me/mfa/totp, then POST /v1/me/mfa/totp/verify) first")
+}
+
+// Throttled reports too many attempts (the answer's Retry-After header says when to
+// try again).
+func Throttled(detail string) *Problem {
+	return newProblem("throttled", "Too many requests", http.StatusTooManyRequests, detail)
+}
+
 // NotFound reports a thing that does not exist or lies outside the caller's branch;
 // the two are indistinguishable on purpose.
 func NotFound(kind string) *Problem {

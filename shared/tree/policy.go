@@ -47,6 +47,27 @@ const (
 	OpEndUsersDelete     Operation = "end-users.delete"
 )
 
+// The signed-in user's own TOTP: enrol (a new secret), verify (which turns it on),
+// remove. Open to every user, and before MFA enrolment too (see api.Operation).
+const (
+	OpMeMFAEnrol  Operation = "me.mfa-enrol"
+	OpMeMFAVerify Operation = "me.mfa-verify"
+	OpMeMFARemove Operation = "me.mfa-remove"
+)
+
+// The console users of a node (/v1/users): an admin of the node or above manages
+// them (a role never above the manager's own; shared/users checks that).
+const (
+	OpUsersInvite       Operation = "users.invite"
+	OpUsersList         Operation = "users.list"
+	OpUsersGet          Operation = "users.get"
+	OpUsersUpdate       Operation = "users.update"
+	OpUsersDeactivate   Operation = "users.deactivate"
+	OpUsersReactivate   Operation = "users.reactivate"
+	OpUsersDelete       Operation = "users.delete"
+	OpUsersResendInvite Operation = "users.resend-invite"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -56,6 +77,9 @@ type Rule struct {
 // Policy maps every operation to its rule (PRODUCT.md's permission levels).
 var Policy = map[Operation]Rule{
 	OpMeGet:               {MinRole: RoleEndUser},
+	OpMeMFAEnrol:          {MinRole: RoleEndUser},
+	OpMeMFAVerify:         {MinRole: RoleEndUser},
+	OpMeMFARemove:         {MinRole: RoleEndUser},
 	OpDistributorsCreate:  {MinRole: RolePlatformAdmin},
 	OpDistributorsList:    {MinRole: RolePlatformAdmin},
 	OpDistributorsGet:     {MinRole: RolePlatformAdmin},
@@ -96,6 +120,15 @@ var Policy = map[Operation]Rule{
 	OpEndUsersDeactivate: {MinRole: RoleCompanyAdmin},
 	OpEndUsersReactivate: {MinRole: RoleCompanyAdmin},
 	OpEndUsersDelete:     {MinRole: RoleCompanyAdmin},
+
+	OpUsersInvite:       {MinRole: RoleCompanyAdmin},
+	OpUsersList:         {MinRole: RoleCompanyAdmin},
+	OpUsersGet:          {MinRole: RoleCompanyAdmin},
+	OpUsersUpdate:       {MinRole: RoleCompanyAdmin},
+	OpUsersDeactivate:   {MinRole: RoleCompanyAdmin},
+	OpUsersReactivate:   {MinRole: RoleCompanyAdmin},
+	OpUsersDelete:       {MinRole: RoleCompanyAdmin},
+	OpUsersResendInvite: {MinRole: RoleCompanyAdmin},
 }
 
 // ErrOutsideBranch means the target is not in the caller's subtree; callers answer it

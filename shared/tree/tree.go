@@ -95,6 +95,13 @@ type Caller struct {
 	Email  string
 	Role   Role
 	Node   Node
+	// MFARequired is set when an organization of the user's lineage requires MFA;
+	// MFAEnrolled when the user has enrolled TOTP. Required but not enrolled, the user
+	// may only enrol (api.Operation.BeforeMFAEnrolment).
+	MFARequired, MFAEnrolled bool
+	// SignedOutAt is when the user last signed out everywhere (Unix seconds, 0 for
+	// never): tokens issued before it are refused.
+	SignedOutAt int64
 }
 
 // ChildKind is the kind of the nodes directly below a node of kind ("" for end users,
