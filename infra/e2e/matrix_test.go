@@ -325,6 +325,18 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		}
 		return out
 	}
+	if c, ok := selfCells[route]; ok {
+		// Routes on the caller's own account: every role, on itself (signin_test.go).
+		for _, role := range tree.Roles {
+			cell(c.op, role, placed{posOwn, w.at[role]}, c.r, c.want, true)
+		}
+		return out
+	}
+	if seg[0] == "users" {
+		// Console users (matrix_users_test.go): the targets are invited users.
+		w.userCells(rt, cell)
+		return out
+	}
 	lv, known := matrixLevels[seg[0]]
 	if !known {
 		return nil

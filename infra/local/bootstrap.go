@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -116,8 +117,9 @@ type Resources struct {
 
 	// Env is the functions' environment: Globals and every function's own variables
 	// resolved, plus the SDK endpoint variables and dummy credentials that point the
-	// AWS SDK at the emulators, and SMTP_HOST/SMTP_PORT for the mail server. All
-	// functions share it (locally they share one process).
+	// AWS SDK at the emulators, and SMTP_HOST/SMTP_PORT, SMTP_ADDR and
+	// MAIL_TRANSPORT=smtp for the mail server. All functions share it (locally they
+	// share one process).
 	Env map[string]string
 	// FunctionEnv is each function's environment as Lambda would set it (without the
 	// local endpoint variables), by function folder name.
@@ -146,6 +148,10 @@ func EndpointEnv(ep Endpoints) map[string]string {
 	if ep.SMTPHost != "" {
 		env["SMTP_HOST"] = ep.SMTPHost
 		env["SMTP_PORT"] = strconv.Itoa(ep.SMTPPort)
+		// The functions send their email by SMTP into maildev (shared/mail), where
+		// template.yaml's Globals say SES.
+		env["MAIL_TRANSPORT"] = "smtp"
+		env["SMTP_ADDR"] = net.JoinHostPort(ep.SMTPHost, strconv.Itoa(ep.SMTPPort))
 	}
 	return env
 }

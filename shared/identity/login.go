@@ -99,9 +99,7 @@ func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
 		// The password was right, so the address gets its attempt back; the account's
 		// stays counted until the challenge is answered, so that someone who knows the
 		// password cannot try TOTP codes without limit.
-		if err := attempt.settle(r, false); err != nil {
-			return err
-		}
+		attempt.settle(r, false)
 		return api.WriteJSON(w, http.StatusOK, Challenge{Challenge: string(out.ChallengeName), Session: aws.ToString(out.Session)})
 	}
 	return signedIn(w, r, attempt, out.AuthenticationResult)
@@ -112,9 +110,7 @@ func signedIn(w http.ResponseWriter, r *http.Request, attempt *signInAttempt, re
 	if res == nil {
 		return errors.New("cognito answered neither tokens nor a challenge")
 	}
-	if err := attempt.settle(r, true); err != nil {
-		return err
-	}
+	attempt.settle(r, true)
 	return api.WriteJSON(w, http.StatusOK, tokensOf(res))
 }
 

@@ -26,6 +26,12 @@ type Profile struct {
 	Role      tree.Role `json:"role"`
 	Status    string    `json:"status"`
 	Node      NodeRef   `json:"node"`
+	// MFAEnrolled: the user has a TOTP authenticator, asked for at every sign-in.
+	// MFARequired: their organization requires one; until they enrol, the API
+	// answers them 403 mfa-enrolment-required everywhere but here, the enrolment
+	// and sign-out.
+	MFAEnrolled bool `json:"mfaEnrolled"`
+	MFARequired bool `json:"mfaRequired"`
 }
 
 // NodeRef names a node.
@@ -37,7 +43,8 @@ type NodeRef struct {
 
 // Operation is the route's operation.
 func (m *Me) Operation() api.Operation {
-	return api.Operation{ID: tree.OpMeGet, Method: http.MethodGet, Path: "/v1/me", Kind: "user", Callers: m.Callers, Handle: m.get}
+	return api.Operation{ID: tree.OpMeGet, Method: http.MethodGet, Path: "/v1/me", Kind: "user", Callers: m.Callers,
+		BeforeMFAEnrolment: true, Handle: m.get}
 }
 
 func (m *Me) get(w http.ResponseWriter, r *http.Request) error {
@@ -57,5 +64,6 @@ func (m *Me) get(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, Profile{
 		ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		Role: u.Role, Status: u.Status, Node: NodeRef{ID: n.ID, Kind: n.Kind, Name: n.Name},
+		MFAEnrolled: u.MFAEnrolled, MFARequired: caller.MFARequired,
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"opsconsole/shared/identity"
 	"opsconsole/shared/levels"
 	"opsconsole/shared/store"
+	"opsconsole/shared/throttle"
 )
 
 // deps are the clients built once per cold start, outside the handler.
@@ -46,14 +47,33 @@ func load(ctx context.Context) (deps, error) {
 // zero deps they still tell the routes, which Routes reports without any AWS config.
 var httpOps = map[string]func(d deps) []api.Operation{
 	"auth-login": func(d deps) []api.Operation {
-		return []api.Operation{(&identity.Login{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient}).Operation()}
+		return []api.Operation{(&identity.Login{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient, Limiter: signInLimiter(d)}).Operation()}
 	},
+	"auth-challenge": func(d deps) []api.Operation { return []api.Operation{sessions(d).ChallengeOperation()} },
+	"auth-refresh":   func(d deps) []api.Operation { return []api.Operation{sessions(d).RefreshOperation()} },
+	"auth-logout":    func(d deps) []api.Operation { return []api.Operation{sessions(d).LogoutOperation()} },
+	"me-mfa-enrol":   func(d deps) []api.Operation { return []api.Operation{mfa(d).EnrolOperation()} },
+	"me-mfa-verify":  func(d deps) []api.Operation { return []api.Operation{mfa(d).VerifyOperation()} },
+	"me-mfa-remove":  func(d deps) []api.Operation { return []api.Operation{mfa(d).RemoveOperation()} },
 	"me-get": func(d deps) []api.Operation {
 		return []api.Operation{(&identity.Me{Store: d.store, Callers: d.callers}).Operation()}
 	},
 	"audit-logs-list": func(d deps) []api.Operation {
 		return []api.Operation{(&audit.Lister{Store: d.store, Cursors: d.cursors, Callers: d.callers}).Operation()}
 	},
+}
+
+// signInLimiter counts sign-in attempts per account and per address.
+func signInLimiter(d deps) *throttle.Limiter {
+	return &throttle.Limiter{Store: d.store, Window: identity.SignInWindow}
+}
+
+func sessions(d deps) *identity.Sessions {
+	return &identity.Sessions{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient, Store: d.store, Limiter: signInLimiter(d)}
+}
+
+func mfa(d deps) *identity.MFA {
+	return &identity.MFA{Cognito: d.cognito, Store: d.store, Callers: d.callers}
 }
 
 func init() {
@@ -97,6 +117,17 @@ func init() {
 		// budget, then records its progress, which starts the next run.
 		w := &cascade.Worker{Store: d.store, Budget: 10 * time.Minute}
 		return Function{Stream: w.Handle}, nil
+	}
+	// The user pool's pre-authentication trigger: only the table, the same check as
+	// every API call's.
+	builders["auth-pre-authentication"] = func(ctx context.Context) (Function, error) {
+		cfg, err := config.Load(ctx)
+		if err != nil {
+			return Function{}, err
+		}
+		st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+		p := &identity.PreAuthentication{Callers: identity.Callers{Store: st}}
+		return Function{PreAuthentication: p.Handle}, nil
 	}
 	builders["tree-counter"] = func(ctx context.Context) (Function, error) {
 		d, err := load(ctx)

@@ -20,16 +20,25 @@ type HTTPHandler func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 // batch failures.
 type StreamHandler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
+// PreAuthenticationHandler is the signature of a Cognito pre-authentication trigger.
+type PreAuthenticationHandler func(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error)
+
 // Function is one built handler; exactly one field is set.
 type Function struct {
 	HTTP   HTTPHandler
 	Stream StreamHandler
+	// PreAuthentication is a Cognito trigger (template.yaml: the user pool's
+	// LambdaConfig). moto never calls triggers; tests invoke it with events/.
+	PreAuthentication PreAuthenticationHandler
 }
 
 // Handler returns the handler in the form lambda.Start takes.
 func (f Function) Handler() any {
 	if f.HTTP != nil {
 		return f.HTTP
+	}
+	if f.PreAuthentication != nil {
+		return f.PreAuthentication
 	}
 	return f.Stream
 }

@@ -142,6 +142,39 @@ func HasChildren(kind string, counts map[string]map[string]int) *Problem {
 	return p
 }
 
+// EmailTaken refuses to invite an email that another console user already has. It
+// tells the caller that the address is in use somewhere, whatever the branch: emails
+// are unique across the whole console, because they are the sign-in name.
+func EmailTaken() *Problem {
+	return Conflict("email-taken", "another console user already has this email", Field("email", "already taken"))
+}
+
+// LastAdmin refuses to deactivate, demote or delete the last active admin of a node,
+// which would leave the node with nobody to manage it.
+func LastAdmin() *Problem {
+	return Conflict("last-admin", "this is the last active admin of the node; make another user an active admin first",
+		Field("id", "last active admin"))
+}
+
+// InvalidToken answers every activation token that does not work, unknown, expired or
+// already used, alike.
+func InvalidToken() *Problem {
+	p := newProblem("invalid-token", "Invalid token", http.StatusBadRequest,
+		"the activation link is invalid, has expired or was already used; ask for a new invitation")
+	p.Errors = []FieldError{{Field: "token", Message: "invalid, expired or already used"}}
+	return p
+}
+
+// InvalidCode answers every password reset that does not work, an unknown email, a
+// wrong, expired or spent code, alike, so the answer never tells whether an account
+// exists.
+func InvalidCode() *Problem {
+	p := newProblem("invalid-code", "Invalid code", http.StatusBadRequest,
+		"the email and code do not match a pending password reset, or the code has expired; ask for a new code")
+	p.Errors = []FieldError{{Field: "code", Message: "invalid or expired"}}
+	return p
+}
+
 // Stale reports an If-Match that no longer matches the current version.
 func Stale() *Problem {
 	return newProblem("stale", "Precondition failed", http.StatusPreconditionFailed,

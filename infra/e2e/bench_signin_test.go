@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/lambdas"
+	"opsconsole/shared/tree"
+)
+
+// routeMeter collects, per route (and for the pre-authentication trigger), the
+// DynamoDB round trips and capacity that the middleware and the trigger log.
+type routeMeter struct {
+	mu   sync.Mutex
+	cost map[string]*routeCost
+}
+
+type routeCost struct {
+	n, calls  int64
+	read, wrt float64
+}
+
+func (m *routeMeter) Enabled(context.Context, slog.Level) bool { return true }
+func (m *routeMeter) WithAttrs([]slog.Attr) slog.Handler       { return m }
+func (m *routeMeter) WithGroup(string) slog.Handler            { return m }
+func (m *routeMeter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "request" && r.Message != "pre-authentication" {
+		return nil
+	}
+	key, status := r.Message, ""
+	c := routeCost{n: 1}
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "route":
+			key = a.Value.String()
+		case "status":
+			status = a.Value.String()
+		case "outcome":
+			status = a.Value.String()
+		case "dynamodbCalls":
+			c.calls = a.Value.Int64()
+		case "readUnits":
+			c.read = a.Value.Float64()
+		case "writeUnits":
+			c.wrt = a.Value.Float64()
+		}
+		return true
+	})
+	key += " " + status
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cost[key] == nil {
+		m.cost[key] = &routeCost{}
+	}
+	s := m.cost[key]
+	s.n++
+	s.calls += c.calls
+	s.read += c.read
+	s.wrt += c.wrt
+	return nil
+}
+
+// meterRoutes runs op b.N times and reports the cost of the route answered with
+// status (such as "POST /v1/auth/login 200"), averaged over its requests.
+func meterRoutes(b *testing.B, key string, op func(b *testing.B)) {
+	m := &routeMeter{cost: map[string]*routeCost{}}
+	saved := api.Logger
+	api.Logger = slog.New(m)
+	defer func() { api.Logger = saved }()
+	b.ResetTimer()
+	for range b.N {
+		op(b)
+	}
+	b.StopTimer()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.cost[key]
+	if c == nil || c.n == 0 {
+		b.Fatalf("no %q was metered (got %v)", key, m.cost)
+	}
+	n := float64(c.n)
+	b.ReportMetric(float64(c.calls)/n, "ddb-calls/op")
+	b.ReportMetric(c.read/n, "RCU/op")
+	b.ReportMetric(c.wrt/n, "WCU/op")
+}
+
+// BenchmarkSignInPath measures the DynamoDB cost of each step of signing in, and of
+// the check every authorized request makes:
+// go test ./infra/e2e/ -run '^$' -bench SignInPath -benchtime=20x
+// (Cognito calls are counted in the code paths; see docs/measurements.md.)
+func BenchmarkSignInPath(b *testing.B) {
+	tok := admin(b)
+	d := createDistributor(b, tok, unique("Bench Signin"))
+	p := createPartner(b, tok, d.ID, unique("Bench Signin"))
+	o := createOrganization(b, tok, p.ID, unique("Bench Signin"))
+	c := createCompany(b, tok, o.ID, unique("Bench Signin"))
+	email, _ := signInUser(b, tree.RoleCompanyAdmin, nodeOf(b, c.ID))
+	mfaEmail, _ := signInUser(b, tree.RoleCompanyAdmin, nodeOf(b, c.ID))
+	secret := enrolTOTP(b, signIn(b, mfaEmail, signInPassword).AccessToken)
+	companyToken := signIn(b, email, signInPassword).AccessToken
+
+	b.Run("login, password only, success", func(b *testing.B) {
+		meterRoutes(b, "POST /v1/auth/login 200", func(b *testing.B) {
+			if a := signIn(b, email, signInPassword); a.AccessToken == "" {
+				b.Fatalf("login: %+v", a)
+			}
+		})
+	})
+	b.Run("login, wrong password", func(b *testing.B) {
+		from := newAddress(b)
+		meterRoutes(b, "POST /v1/auth/login 401", func(b *testing.B) {
+			from.login(b, fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano()), "Wrong-Passw0rd").expect(b, 401)
+		})
+	})
+	b.Run("login, throttled", func(b *testing.B) {
+		from := newAddress(b)
+		locked := fmt.Sprintf("bench-locked-%d@example.com", time.Now().UnixNano())
+		for range 5 {
+			from.login(b, locked, "Wrong-Passw0rd")
+		}
+		meterRoutes(b, "POST /v1/auth/login 429", func(b *testing.B) {
+			from.login(b, locked, "Wrong-Passw0rd").expect(b, 429)
+		})
+	})
+	b.Run("login with TOTP: the password step", func(b *testing.B) {
+		meterRoutes(b, "POST /v1/auth/login 200", func(b *testing.B) {
+			a := signIn(b, mfaEmail, signInPassword)
+			do(b, req{method: "POST", path: "/v1/auth/challenge", body: map[string]string{
+				"email": mfaEmail, "session": a.Session, "code": codeNow(b, secret)}}).expect(b, 200)
+		})
+	})
+	b.Run("login with TOTP: the challenge step", func(b *testing.B) {
+		meterRoutes(b, "POST /v1/auth/challenge 200", func(b *testing.B) {
+			a := signIn(b, mfaEmail, signInPassword)
+			do(b, req{method: "POST", path: "/v1/auth/challenge", body: map[string]string{
+				"email": mfaEmail, "session": a.Session, "code": codeNow(b, secret)}}).expect(b, 200)
+		})
+	})
+	b.Run("refresh", func(b *testing.B) {
+		refresh := signIn(b, email, signInPassword).RefreshToken
+		meterRoutes(b, "POST /v1/auth/refresh 200", func(b *testing.B) {
+			do(b, req{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refreshToken": refresh}}).expect(b, 200)
+		})
+	})
+	b.Run("logout", func(b *testing.B) {
+		meterRoutes(b, "POST /v1/auth/logout 204", func(b *testing.B) {
+			t := signIn(b, email, signInPassword).AccessToken
+			do(b, req{method: "POST", path: "/v1/auth/logout", token: t}).expect(b, 204)
+		})
+	})
+	companyToken = signIn(b, email, signInPassword).AccessToken
+	b.Run("authorized request: GET /v1/companies/{id} as a company admin", func(b *testing.B) {
+		meterRoutes(b, "GET /v1/companies/{id} 200", func(b *testing.B) {
+			do(b, req{method: "GET", path: "/v1/companies/" + c.ID, token: companyToken}).expect(b, 200)
+		})
+	})
+	b.Run("authorized request: GET /v1/distributors/{id} as the platform admin", func(b *testing.B) {
+		meterRoutes(b, "GET /v1/distributors/{id} 200", func(b *testing.B) {
+			do(b, req{method: "GET", path: "/v1/distributors/" + d.ID, token: tok}).expect(b, 200)
+		})
+	})
+	b.Run("pre-authentication trigger, company admin", func(b *testing.B) {
+		raw, err := os.ReadFile("../../events/cognito-pre-authentication.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn, err := lambdas.Build(context.Background(), "auth-pre-authentication")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var me profile
+		do(b, req{method: "GET", path: "/v1/me", token: companyToken}).json(b, &me)
+		meterRoutes(b, "pre-authentication allowed", func(b *testing.B) {
+			var ev events.CognitoEventUserPoolsPreAuthentication
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				b.Fatal(err)
+			}
+			ev.UserName, ev.Request.UserAttributes["sub"] = me.ID, me.ID
+			if _, err := fn.PreAuthentication(context.Background(), ev); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}

@@ -1,0 +1,156 @@
+package users
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"opsconsole/shared/admins"
+	"opsconsole/shared/api"
+	"opsconsole/shared/identity"
+	"opsconsole/shared/problem"
+	"opsconsole/shared/tree"
+)
+
+// Page is a page of a node's console users, with the node's admin count.
+type Page struct {
+	Items      []View  `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+	// NodeID and NodeKind name the node listed.
+	NodeID   string    `json:"nodeId"`
+	NodeKind tree.Kind `json:"nodeKind"`
+	// ActiveAdmins counts the node's active admins (all of them, whatever the
+	// filters); FewerThanTwoAdmins flags a node below the two recommended.
+	ActiveAdmins       int  `json:"activeAdmins"`
+	FewerThanTwoAdmins bool `json:"fewerThanTwoAdmins"`
+}
+
+var statuses = []string{identity.StatusInvited, identity.StatusActive, identity.StatusDeactivated}
+
+// listQuery is a validated list request with the node it lists.
+type listQuery struct {
+	api.ListQuery
+	scope tree.Node
+}
+
+// maxSearch bounds the email prefix searched.
+const maxSearch = 254
+
+// scopeFromQuery validates the query and finds the node whose users are listed: the
+// one nodeId names, or else the caller's own. The policy then checks that the caller
+// may see it.
+func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
+	if err := roleAllows(r, tree.OpUsersList); err != nil {
+		return tree.Node{}, nil, err
+	}
+	q, err := api.ParseList(r, "nodeId", "status", "role", "q")
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	var errs []problem.FieldError
+	if v, ok := q.Filters["status"]; ok && !slices.Contains(statuses, v) {
+		errs = append(errs, problem.Field("status", "must be one of "+strings.Join(statuses, ", ")))
+	}
+	if v, ok := q.Filters["role"]; ok {
+		if _, fe := readRole(v); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	if v, ok := q.Filters["q"]; ok {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v == "" || len(v) > maxSearch || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, problem.Field("q", "must be 1 to 254 characters of an email address"))
+		}
+		q.Filters["q"] = v
+	}
+	caller := api.CallerOf(r.Context())
+	scope := caller.Node
+	id, named := q.Filters["nodeId"]
+	var kind tree.Kind
+	if named && id != caller.Node.ID {
+		k, ok := kindOfID(id)
+		if !ok {
+			errs = append(errs, problem.Field("nodeId", nodeIDRule))
+		}
+		kind = k
+	}
+	if len(errs) > 0 {
+		return tree.Node{}, nil, problem.Invalid("the query string is invalid", errs...)
+	}
+	if named && id != caller.Node.ID {
+		n, err := s.loadNode(r.Context(), kind, id)
+		if err != nil {
+			return tree.Node{}, nil, err
+		}
+		scope = n.Node()
+	}
+	return scope, listQuery{ListQuery: q, scope: scope}, nil
+}
+
+// list serves GET /v1/users: the users of one node sorted by email, by status with
+// GSI2 or all with GSI1, an email prefix as the sort key condition, a role as a
+// filter; one Query per page, and one GetItem for the node's admin count.
+func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	q := api.TargetOf(ctx).(listQuery)
+	index, pk := "GSI1", identity.UsersKey(q.scope.ID)
+	if st, ok := q.Filters["status"]; ok {
+		index, pk = "GSI2", identity.UsersByStatusKey(q.scope.ID, st)
+	}
+	pkName, skName := index+"PK", index+"SK"
+	key := expression.Key(pkName).Equal(expression.Value(pk))
+	if prefix, ok := q.Filters["q"]; ok {
+		key = key.And(expression.Key(skName).BeginsWith(prefix))
+	}
+	b := expression.NewBuilder().WithKeyCondition(key)
+	if role, ok := q.Filters["role"]; ok {
+		b = b.WithFilter(expression.Name("role").Equal(expression.Value(role)))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return err
+	}
+	in := dynamodb.QueryInput{
+		IndexName: &index, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	binding := q.Binding(api.CallerOf(ctx).UserID, "GET /v1/users\n"+q.scope.ID)
+	if q.Cursor != "" {
+		start, err := s.Cursors.Decode(binding, q.Cursor)
+		if err != nil {
+			return problem.InvalidCursor()
+		}
+		in.ExclusiveStartKey = start
+	}
+	page, err := s.Store.QueryPage(ctx, in, q.Limit, []string{"PK", "SK", pkName, skName})
+	if err != nil {
+		return err
+	}
+	n, err := admins.Count(ctx, s.Store, q.scope.ID)
+	if err != nil {
+		return err
+	}
+	out := Page{
+		Items: make([]View, 0, len(page.Items)), NodeID: q.scope.ID, NodeKind: q.scope.Kind,
+		ActiveAdmins: n, FewerThanTwoAdmins: n < admins.MinRecommended,
+	}
+	for _, av := range page.Items {
+		var u identity.UserItem
+		if err := attributevalue.UnmarshalMap(av, &u); err != nil {
+			return err
+		}
+		out.Items = append(out.Items, viewOf(u))
+	}
+	if page.Next != nil {
+		c, err := s.Cursors.Encode(binding, page.Next)
+		if err != nil {
+			return err
+		}
+		out.NextCursor = &c
+	}
+	return api.WriteJSON(w, http.StatusOK, out)
+}
