@@ -39,7 +39,7 @@ func TestIsolationAtTheEdges(t *testing.T) {
 			// Unknown routes, and actions a level does not have.
 			{method: "GET", path: "/v1/nope"},
 			{method: "POST", path: "/v1/nope"},
-			{method: "POST", path: "/v1/organizations/" + id("O1") + "/approve"},
+			{method: "POST", path: "/v1/organizations/" + id("O1") + "/enable"},
 			{method: "POST", path: "/v1/organizations/" + id("O1") + "/suspend"},
 			{method: "POST", path: "/v1/companies/" + id("C1") + "/deactivate"},
 			{method: "POST", path: "/v1/distributors/" + id("D1") + "/deactivate"},

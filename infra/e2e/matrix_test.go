@@ -332,9 +332,18 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		}
 		return out
 	}
+	if seg[0] == "impersonations" {
+		// Login-as sessions (matrix_impersonation_test.go).
+		w.impersonationCells(rt, cell)
+		return out
+	}
 	if seg[0] == "users" {
 		// Console users (matrix_users_test.go): the targets are invited users.
 		w.userCells(rt, cell)
+		return out
+	}
+	if w.signupCells(rt, cell) {
+		// Self-service signup's routes (matrix_signup_test.go).
 		return out
 	}
 	lv, known := matrixLevels[seg[0]]

@@ -77,6 +77,36 @@ type Callers interface {
 	Caller(ctx context.Context, userID string) (tree.Caller, error)
 }
 
+// HeaderImpersonation names the login-as session (shared/impersonation) a request acts
+// through: the signed-in user keeps their own token and adds this header.
+const HeaderImpersonation = "X-Impersonation-Id"
+
+// ActingCallers are Callers that also resolve login-as sessions. CallerActingAs loads
+// the signed-in user (as Caller does) and the session sessionID, and returns the
+// effective caller: the session's target, with Impersonator set to the real user.
+// A session that is not the user's, has ended or expired, or whose target left the
+// user's subtree is a *problem.Problem (impersonation-ended); the real caller's own
+// refusals are ErrNoCaller and ErrBranchSuspended, as from Caller. It also returns the
+// real caller, whose sign-out and MFA state the guard checks.
+type ActingCallers interface {
+	Callers
+	CallerActingAs(ctx context.Context, userID, sessionID string) (real, acting tree.Caller, err error)
+}
+
+// ValidSessionID tells whether a login-as session id is well formed ("imp_" and 26
+// lower-case ULID characters); anything else in X-Impersonation-Id is a 400 without a read.
+func ValidSessionID(id string) bool {
+	if len(id) != 30 || !strings.HasPrefix(id, "imp_") {
+		return false
+	}
+	for _, c := range id[4:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrNoCaller is what Callers returns for a subject with no active console account.
 var ErrNoCaller = errors.New("no active console user")
 
@@ -105,6 +135,10 @@ type Operation struct {
 	// no console account is loaded and no policy applies (sign-out, which must work
 	// for a blocked or removed user too). The handler reads the subject from the claims.
 	TokenOnly bool
+	// AsSignedInUser operations ignore X-Impersonation-Id and always act for the signed-in user
+	// (their own profile and MFA, login-as's own routes); every other protected
+	// operation, when the header is present, acts as the login-as session's target.
+	AsSignedInUser bool
 }
 
 type ctxKey int
@@ -197,7 +231,22 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	if sub == "" || op.Callers == nil {
 		return problem.Unauthenticated("the token carries no subject")
 	}
-	caller, err := op.Callers.Caller(r.Context(), sub)
+	// With X-Impersonation-Id, the caller is the login-as session's target, found by one more
+	// strongly consistent GetItem (and one BatchGetItem of the target's nodes below
+	// the real user's), in parallel with the real user's reads (shared/impersonation).
+	var caller, acting tree.Caller
+	var err error
+	actAs := r.Header.Get(HeaderImpersonation)
+	if _, present := r.Header[http.CanonicalHeaderKey(HeaderImpersonation)]; present && !op.AsSignedInUser {
+		ac, ok := op.Callers.(ActingCallers)
+		if !ValidSessionID(actAs) || !ok {
+			return problem.Invalid("the X-Impersonation-Id header is invalid",
+				problem.Field(HeaderImpersonation, "must be the id of a login-as session (imp_…), as POST /v1/impersonations answered"))
+		}
+		caller, acting, err = ac.CallerActingAs(r.Context(), sub, actAs)
+	} else {
+		caller, err = op.Callers.Caller(r.Context(), sub)
+	}
 	if errors.Is(err, ErrNoCaller) {
 		return problem.NoConsoleAccess()
 	}
@@ -216,6 +265,9 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 		return problem.MFAEnrolmentRequired()
 	}
 	*actor = caller.UserID
+	if acting.Impersonator != nil {
+		caller = acting
+	}
 	ctx := context.WithValue(r.Context(), callerKey, caller)
 	var node *tree.Node
 	if op.Target != nil {

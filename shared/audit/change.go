@@ -32,8 +32,18 @@ type Actor struct {
 	UserID string `json:"userId" dynamodbav:"userId"`
 	Email  string `json:"email,omitempty" dynamodbav:"email,omitempty"`
 	Role   string `json:"role" dynamodbav:"role"`
-	// ImpersonatorID is set when the actor was acting through a login-as session.
-	ImpersonatorID string `json:"impersonatorId,omitempty" dynamodbav:"impersonatorId,omitempty"`
+	// Impersonator is set when the change was made through a login-as session: the
+	// real user behind it, while UserID, Email and Role are whom they acted as (for a
+	// session on a node, the real user's id and email with the node's admin role).
+	Impersonator *Impersonator `json:"impersonator,omitempty" dynamodbav:"impersonator,omitempty"`
+}
+
+// Impersonator is the real user of a login-as session, as the audit log names them.
+type Impersonator struct {
+	UserID    string `json:"userId" dynamodbav:"userId"`
+	Email     string `json:"email,omitempty" dynamodbav:"email,omitempty"`
+	Role      string `json:"role" dynamodbav:"role"`
+	SessionID string `json:"sessionId,omitempty" dynamodbav:"sessionId,omitempty"`
 }
 
 // Target is what a change was made to.
@@ -95,7 +105,11 @@ func Record(r *http.Request, c Change) (store.Write, error) {
 
 // ActorOf is the actor of a change made by caller.
 func ActorOf(caller tree.Caller) Actor {
-	return Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)}
+	a := Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)}
+	if i := caller.Impersonator; i != nil {
+		a.Impersonator = &Impersonator{UserID: i.UserID, Email: i.Email, Role: string(i.Role), SessionID: i.SessionID}
+	}
+	return a
 }
 
 // RecordBy builds the transaction item that writes the change record of c, made by

@@ -44,7 +44,7 @@ type NodeRef struct {
 // Operation is the route's operation.
 func (m *Me) Operation() api.Operation {
 	return api.Operation{ID: tree.OpMeGet, Method: http.MethodGet, Path: "/v1/me", Kind: "user", Callers: m.Callers,
-		BeforeMFAEnrolment: true, Handle: m.get}
+		BeforeMFAEnrolment: true, AsSignedInUser: true, Handle: m.get}
 }
 
 func (m *Me) get(w http.ResponseWriter, r *http.Request) error {

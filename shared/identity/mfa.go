@@ -47,19 +47,19 @@ const DefaultIssuer = "Operations console"
 // EnrolOperation serves POST /v1/me/mfa/totp.
 func (m *MFA) EnrolOperation() api.Operation {
 	return api.Operation{ID: tree.OpMeMFAEnrol, Method: http.MethodPost, Path: "/v1/me/mfa/totp", Kind: "user",
-		Callers: m.Callers, BeforeMFAEnrolment: true, Handle: m.enrol}
+		Callers: m.Callers, BeforeMFAEnrolment: true, AsSignedInUser: true, Handle: m.enrol}
 }
 
 // VerifyOperation serves POST /v1/me/mfa/totp/verify.
 func (m *MFA) VerifyOperation() api.Operation {
 	return api.Operation{ID: tree.OpMeMFAVerify, Method: http.MethodPost, Path: "/v1/me/mfa/totp/verify", Kind: "user",
-		Callers: m.Callers, BeforeMFAEnrolment: true, Handle: m.verify}
+		Callers: m.Callers, BeforeMFAEnrolment: true, AsSignedInUser: true, Handle: m.verify}
 }
 
 // RemoveOperation serves DELETE /v1/me/mfa/totp.
 func (m *MFA) RemoveOperation() api.Operation {
 	return api.Operation{ID: tree.OpMeMFARemove, Method: http.MethodDelete, Path: "/v1/me/mfa/totp", Kind: "user",
-		Callers: m.Callers, BeforeMFAEnrolment: true, Handle: m.remove}
+		Callers: m.Callers, BeforeMFAEnrolment: true, AsSignedInUser: true, Handle: m.remove}
 }
 
 // TOTPSecret is a new authenticator secret, to be shown once (as a QR code of the URI).

@@ -16,6 +16,7 @@ import (
 	"opsconsole/shared/counts"
 	"opsconsole/shared/cursor"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/impersonation"
 	"opsconsole/shared/levels"
 	"opsconsole/shared/store"
 	"opsconsole/shared/throttle"
@@ -26,7 +27,8 @@ type deps struct {
 	cfg     config.Config
 	store   *store.Store
 	cursors cursor.Signer
-	callers identity.Callers
+	// callers resolve login-as sessions too (X-Impersonation-Id), for every protected function.
+	callers api.Callers
 	cognito *cip.Client
 }
 
@@ -39,7 +41,7 @@ func load(ctx context.Context) (deps, error) {
 		return deps{}, errors.New("CURSOR_SECRET must hold at least 32 bytes")
 	}
 	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
-	return deps{cfg: cfg, store: st, cursors: cursor.Signer{Secret: cfg.CursorSecret}, callers: identity.Callers{Store: st},
+	return deps{cfg: cfg, store: st, cursors: cursor.Signer{Secret: cfg.CursorSecret}, callers: impersonation.Callers{Callers: identity.Callers{Store: st}},
 		cognito: cip.NewFromConfig(cfg.AWS)}, nil
 }
 

@@ -11,8 +11,7 @@ import (
 
 // The templates: for each message <name>.txt (text/template, defining "subject" and
 // "text") and <name>.html (html/template, defining "content", shown inside the
-// branded layout.html). Messages to come (signup verification, signup decision) are
-// new pairs of files and a data type below.
+// branded layout.html). A new message is a new pair of files and a data type below.
 //
 //go:embed templates/*.txt templates/*.html
 var files embed.FS
@@ -21,6 +20,9 @@ var files embed.FS
 const (
 	TemplateInvitation    = "invitation"
 	TemplatePasswordReset = "password-reset"
+	// The self-service signup's messages (shared/signup).
+	TemplateSignupVerification = "signup-verification"
+	TemplateSignupDecision     = "signup-decision"
 )
 
 // Invitation is the data of the activation email of an invited console user.
@@ -42,6 +44,24 @@ type PasswordReset struct {
 	// Link opens the console's reset page (the code is typed there).
 	Link     string
 	ValidFor string
+}
+
+// SignupVerification is the data of the email that confirms a self-service signup's
+// address.
+type SignupVerification struct {
+	FirstName        string
+	OrganizationName string
+	// Link is the single-use verification link; ValidFor says how long it works.
+	Link     string
+	ValidFor string
+}
+
+// SignupDecision is the data of the email that tells an applicant their signup was
+// rejected, and why (an approval is told by the activation email).
+type SignupDecision struct {
+	FirstName        string
+	OrganizationName string
+	Reason           string
 }
 
 // view is what every template sees.

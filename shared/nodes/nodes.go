@@ -169,6 +169,12 @@ func uniqueNamePK(parentID string, kind tree.Kind, name string) string {
 	return "UNIQUE#" + string(kind) + "-name#" + parentID + "#" + NameKey(name)
 }
 
+// UniqueNameKey is the key of the unique-key item that holds name among parent's
+// children of kind: a GetItem of it tells whether the name is taken, without claiming it.
+func UniqueNameKey(parentID string, kind tree.Kind, name string) store.Item {
+	return store.Key(uniqueNamePK(parentID, kind, name), "UNIQUE")
+}
+
 // ClaimName is the transaction item that claims the node's name among its siblings; it fails
 // with conflict when another sibling holds the name.
 func ClaimName(it Item, conflict error) (store.Write, error) {

@@ -111,6 +111,13 @@ func MFAEnrolmentRequired() *Problem {
 		"your organization requires multi-factor authentication: enrol TOTP (POST /v1/me/mfa/totp, then POST /v1/me/mfa/totp/verify) first")
 }
 
+// ImpersonationEnded reports a request whose X-Impersonation-Id header names a login-as session
+// that cannot be used: ended, expired, unknown, or someone else's (all alike).
+func ImpersonationEnded() *Problem {
+	return newProblem("impersonation-ended", "Login-as session ended", http.StatusForbidden,
+		"the login-as session named by X-Impersonation-Id has ended, has expired or is not yours; drop the header or start a new one")
+}
+
 // Throttled reports too many attempts (the answer's Retry-After header says when to
 // try again).
 func Throttled(detail string) *Problem {

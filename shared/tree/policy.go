@@ -68,6 +68,28 @@ const (
 	OpUsersResendInvite Operation = "users.resend-invite"
 )
 
+// Login-as (shared/impersonation): an admin acts as a node, or a console user, strictly
+// below their own node. The policy admits organization admins and above (the lowest
+// admins with a console node below them: their companies); the "strictly below" rule,
+// checked by the package, decides the rest. Only the impersonator reads or ends a
+// session.
+const (
+	OpImpersonationsCreate Operation = "impersonations.create"
+	OpImpersonationsGet    Operation = "impersonations.get"
+	OpImpersonationsDelete Operation = "impersonations.delete"
+)
+
+// Self-service signup (shared/signup): a platform admin turns it on per partner; the
+// admins of the partner and above read that, see the applicant of a pending
+// organization, and approve or reject it.
+const (
+	OpPartnersSignupGet      Operation = "partners.signup-get"
+	OpPartnersSignupUpdate   Operation = "partners.signup-update"
+	OpOrganizationsSignupGet Operation = "organizations.signup-get"
+	OpOrganizationsApprove   Operation = "organizations.approve"
+	OpOrganizationsReject    Operation = "organizations.reject"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -129,6 +151,16 @@ var Policy = map[Operation]Rule{
 	OpUsersReactivate:   {MinRole: RoleCompanyAdmin},
 	OpUsersDelete:       {MinRole: RoleCompanyAdmin},
 	OpUsersResendInvite: {MinRole: RoleCompanyAdmin},
+
+	OpImpersonationsCreate: {MinRole: RoleOrganizationAdmin},
+	OpImpersonationsGet:    {MinRole: RoleOrganizationAdmin},
+	OpImpersonationsDelete: {MinRole: RoleOrganizationAdmin},
+
+	OpPartnersSignupGet:      {MinRole: RolePartnerAdmin},
+	OpPartnersSignupUpdate:   {MinRole: RolePlatformAdmin},
+	OpOrganizationsSignupGet: {MinRole: RolePartnerAdmin},
+	OpOrganizationsApprove:   {MinRole: RolePartnerAdmin},
+	OpOrganizationsReject:    {MinRole: RolePartnerAdmin},
 }
 
 // ErrOutsideBranch means the target is not in the caller's subtree; callers answer it

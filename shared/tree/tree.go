@@ -102,6 +102,18 @@ type Caller struct {
 	// SignedOutAt is when the user last signed out everywhere (Unix seconds, 0 for
 	// never): tokens issued before it are refused.
 	SignedOutAt int64
+	// Impersonator is set when the request acts through a login-as session
+	// (shared/impersonation): the Caller is then the session's target (its role and
+	// node), and Impersonator the real, signed-in user behind it.
+	Impersonator *Impersonator
+}
+
+// Impersonator is the real user behind a login-as session.
+type Impersonator struct {
+	UserID, Email string
+	Role          Role
+	// SessionID is the login-as session the request acts through.
+	SessionID string
 }
 
 // ChildKind is the kind of the nodes directly below a node of kind ("" for end users,

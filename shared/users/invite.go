@@ -145,6 +145,24 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request) error {
 	if err := roleRule(caller, role, c.node.Kind); err != nil {
 		return err
 	}
+	u, err := s.Invite(r, c.node, email, first, last, role)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/users/"+u.ID)
+	w.Header().Set("ETag", api.ETag(u.Version))
+	return api.WriteJSON(w, http.StatusCreated, viewOf(u))
+}
+
+// Invite invites email (clean, lower-case) as a console user with role at node, on
+// behalf of the caller of r: the steps of POST /v1/users after its checks, for other
+// packages that invite someone as part of their own operation (the approval of a
+// self-service signup invites its applicant). The caller's right to give role at node
+// is the caller's to check (see roleRule).
+func (s *Service) Invite(r *http.Request, node nodes.Item, email, first, last string, role tree.Role) (identity.UserItem, error) {
+	ctx := r.Context()
+	caller := api.CallerOf(ctx)
+	c := invited{node: node}
 
 	// (1) The Cognito account.
 	cog := s.cognito()
@@ -166,29 +184,29 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request) error {
 		// this invitation adopts it (and never deletes it on failure: a concurrent
 		// invitation may be adopting it too).
 		if err := s.Store.Get(ctx, store.Key(identity.EmailPK(email), "UNIQUE"), &nodes.UniqueName{}); err == nil {
-			return problem.EmailTaken()
+			return identity.UserItem{}, problem.EmailTaken()
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+			return identity.UserItem{}, err
 		}
 		got, err := cog.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: &s.PoolID, Username: &email})
 		if err != nil {
-			return err
+			return identity.UserItem{}, err
 		}
 		sub, ownAccount = userAttr(got.UserAttributes, "sub"), false
 		if _, err := cog.AdminUpdateUserAttributes(ctx, &cip.AdminUpdateUserAttributesInput{
 			UserPoolId: &s.PoolID, Username: &email,
 			UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email_verified"), Value: aws.String("false")}},
 		}); err != nil {
-			return err
+			return identity.UserItem{}, err
 		}
 		if _, err := cog.AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: &s.PoolID, Username: &email}); err != nil {
-			return err
+			return identity.UserItem{}, err
 		}
 	default:
-		return err
+		return identity.UserItem{}, err
 	}
 	if sub == "" {
-		return errors.New("cognito user without sub")
+		return identity.UserItem{}, errors.New("cognito user without sub")
 	}
 
 	// (2) The table.
@@ -212,16 +230,14 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request) error {
 				logError(ctx, r, "invite: the Cognito account of a failed invitation was not deleted", derr)
 			}
 		}
-		return err
+		return identity.UserItem{}, err
 	}
 
 	// (3) The email.
 	if err := s.sendInvitation(ctx, caller, u, c.node, token); err != nil {
 		logError(ctx, r, "invite: the activation email was not sent; resend-invite sends another", err)
 	}
-	w.Header().Set("Location", "/v1/users/"+u.ID)
-	w.Header().Set("ETag", api.ETag(u.Version))
-	return api.WriteJSON(w, http.StatusCreated, viewOf(u))
+	return u, nil
 }
 
 func (s *Service) writeInvite(r *http.Request, u identity.UserItem, now time.Time) error {

@@ -1,0 +1,35 @@
+package levels
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"opsconsole/shared/nodes"
+	"opsconsole/shared/store"
+)
+
+// What other packages that write nodes of a level use (shared/signup creates pending
+// organizations and moves them to approved or rejected): the same view, audit fields,
+// index keys, children counting and versioned updates as the level's own operations.
+
+// View is the node as the level's operations show it.
+func (l Level) View(it nodes.Item) View { return l.view(it) }
+
+// AuditFields are the fields of the node the audit log compares.
+func (l Level) AuditFields(it *nodes.Item) map[string]any { return l.auditFields(it) }
+
+// SetIndexKeys derives the node's index keys from its fields (after a status change).
+func (l Level) SetIndexKeys(it *nodes.Item) { l.setIndexKeys(it) }
+
+// Transition makes the next version of before in status to, and the transaction item
+// that stores it in place if before is still the current version (412 stale
+// otherwise); the children counter and the keys are not touched.
+func (l Level) Transition(before nodes.Item, to string) (nodes.Item, store.Write, error) {
+	after := before
+	after.Status = to
+	w, err := l.advance(before, &after)
+	return after, w, err
+}
+
+// CountChild is the transaction item that counts a new child on its parent, with the
+// condition that the parent exists and is not being deleted (see countChild).
+func CountChild(parentID string) (types.TransactWriteItem, error) { return countChild(parentID) }
