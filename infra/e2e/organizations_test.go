@@ -413,3 +413,32 @@ func count(statuses []int, want int) int {
 	}
 	return n
 }
+
+// TestPartnerBranding checks the white-label fields a partner's emails are rendered with.
+func TestPartnerBranding(t *testing.T) {
+	root := admin(t)
+	d := createDistributor(t, root, unique("Brand D"))
+	res := do(t, req{method: "POST", path: "/v1/partners", token: root, body: map[string]any{
+		"distributorId": d.ID, "name": unique("Brand P"), "brandName": "Northwind Connect",
+		"logoUrl": "https://cdn.northwind.example/logo.png", "brandColour": "#0A6CFF", "supportEmail": "help@northwind.example",
+	}})
+	var p map[string]any
+	res.json(t, &p)
+	if p["brandName"] != "Northwind Connect" || p["brandColour"] != "#0a6cff" || p["logoUrl"] != "https://cdn.northwind.example/logo.png" || p["supportEmail"] != "help@northwind.example" {
+		t.Fatalf("partner %v", p)
+	}
+	id := p["id"].(string)
+	t.Run("a logo must be https and a colour #rrggbb", func(t *testing.T) {
+		res := do(t, req{method: "PATCH", path: "/v1/partners/" + id, token: root, body: map[string]any{"logoUrl": "http://x.example/l.png", "brandColour": "blue"}})
+		pb := res.problem(t, 400, "validation")
+		pb.field(t, "logoUrl")
+		pb.field(t, "brandColour")
+	})
+	t.Run("an empty or null branding field is removed", func(t *testing.T) {
+		var after map[string]any
+		do(t, req{method: "PATCH", path: "/v1/partners/" + id, token: root, body: map[string]any{"brandName": "", "logoUrl": nil}}).json(t, &after)
+		if _, ok := after["brandName"]; ok || after["logoUrl"] != nil || after["brandColour"] != "#0a6cff" {
+			t.Fatalf("after removal %v", after)
+		}
+	})
+}

@@ -108,7 +108,9 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 }
 
 // Blocked statuses: a suspended distributor or partner, a deactivated organization.
-var blocked = map[string]bool{"suspended": true, "deactivated": true}
+// An organization still awaiting approval, or refused it, is not in service either:
+// nobody below it may sign in, even if someone was invited there by mistake.
+var blocked = map[string]bool{"suspended": true, "deactivated": true, "pending": true, "rejected": true}
 
 // deletingAttr is the attribute a cascading delete (shared/cascade.DeletingAttr) sets
 // on the node whose subtree it removes. It is read raw here, without importing the

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/http"
 	"net/mail"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,6 +29,10 @@ const (
 	Bool
 	// Enum is one of the field's Enum strings.
 	Enum
+	// URL is an absolute https URL of at most 2,048 characters (a logo).
+	URL
+	// Colour is an RGB colour written #rrggbb.
+	Colour
 )
 
 // Field is one of a level's own fields.
@@ -106,16 +112,45 @@ func (l Level) cleanName(v json.RawMessage) (string, []problem.FieldError) {
 	return name, nil
 }
 
+// optional fields may be removed: neither required nor defaulted.
+func (f Field) optional() bool { return !f.Required && f.Default == nil }
+
+var colour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
 // value validates one own field's JSON value; remove reports a "" or null that
 // removes an optional field.
 func (f Field) value(v json.RawMessage) (val any, remove bool, errs []problem.FieldError) {
 	if isNull(v) {
-		if f.Type == Email && !f.Required {
+		if f.optional() {
 			return nil, true, nil
 		}
 		return nil, false, []problem.FieldError{problem.Field(f.Name, "must not be null")}
 	}
+	if f.Type != Bool && f.Type != Enum && f.optional() {
+		if s, fe := text(f.Name, v); fe == nil && strings.TrimSpace(s) == "" {
+			return nil, true, nil
+		}
+	}
 	switch f.Type {
+	case URL:
+		s, fe := text(f.Name, v)
+		if fe != nil {
+			return nil, false, []problem.FieldError{*fe}
+		}
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(s) > 2048 {
+			return nil, false, []problem.FieldError{problem.Field(f.Name, "must be an absolute https URL of at most 2048 characters")}
+		}
+		return u.String(), false, nil
+	case Colour:
+		s, fe := text(f.Name, v)
+		if fe != nil {
+			return nil, false, []problem.FieldError{*fe}
+		}
+		if !colour.MatchString(s) {
+			return nil, false, []problem.FieldError{problem.Field(f.Name, "must be a colour written #rrggbb")}
+		}
+		return strings.ToLower(s), false, nil
 	case Bool:
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {

@@ -68,9 +68,18 @@ var (
 		},
 		Fields: []Field{contactEmail},
 	}
+	// A partner is a white-label reseller: its branding (package mail reads these
+	// fields) is on every message sent in its branch.
 	Partners = Level{
 		Kind: tree.KindPartner, Parent: tree.KindDistributor, ParentField: "distributorId", Resource: "partners",
-		Statuses: Distributors.Statuses, Actions: Distributors.Actions, Fields: []Field{contactEmail},
+		Statuses: Distributors.Statuses, Actions: Distributors.Actions,
+		Fields: []Field{
+			contactEmail,
+			{Name: "brandName", Type: Text},
+			{Name: "logoUrl", Type: URL},
+			{Name: "brandColour", Type: Colour},
+			{Name: "supportEmail", Type: Email},
+		},
 	}
 	Organizations = Level{
 		Kind: tree.KindOrganization, Parent: tree.KindPartner, ParentField: "partnerId", Resource: "organizations",
