@@ -82,7 +82,7 @@ var matrixLevels = map[string]matrixLevel{
 	"companies": {kind: tree.KindCompany, parent: tree.KindOrganization, parentField: "organizationId", nameField: "name",
 		scopes: []tree.Kind{tree.KindOrganization}},
 	"end-users": {kind: tree.KindEndUser, parent: tree.KindCompany, parentField: "companyId", nameField: "email",
-		actions: []string{"deactivate", "reactivate"}, scopes: []tree.Kind{tree.KindCompany}},
+		actions: []string{"deactivate", "reactivate", "invite"}, scopes: []tree.Kind{tree.KindCompany}},
 }
 
 // scopeParam is the query parameter that names a list's scope of each kind.

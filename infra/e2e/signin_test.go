@@ -558,4 +558,5 @@ var selfCells = map[string]struct {
 	"POST /v1/me/mfa/totp":        {"me.mfa-enrol", req{method: "POST", path: "/v1/me/mfa/totp", body: map[string]any{"matrix": true}}, 400},
 	"POST /v1/me/mfa/totp/verify": {"me.mfa-verify", req{method: "POST", path: "/v1/me/mfa/totp/verify", body: map[string]string{"code": "matrix"}}, 400},
 	"DELETE /v1/me/mfa/totp":      {"me.mfa-remove", req{method: "DELETE", path: "/v1/me/mfa/totp"}, 204},
+	"PATCH /v1/me":                {"me.update", req{method: "PATCH", path: "/v1/me", body: map[string]any{"matrix": true}}, 400},
 }

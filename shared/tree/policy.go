@@ -45,6 +45,8 @@ const (
 	OpEndUsersDeactivate Operation = "end-users.deactivate"
 	OpEndUsersReactivate Operation = "end-users.reactivate"
 	OpEndUsersDelete     Operation = "end-users.delete"
+	// OpEndUsersInvite gives an end-user record its sign-in account (shared/users).
+	OpEndUsersInvite Operation = "end-users.invite"
 )
 
 // The signed-in user's own TOTP: enrol (a new secret), verify (which turns it on),
@@ -53,6 +55,8 @@ const (
 	OpMeMFAEnrol  Operation = "me.mfa-enrol"
 	OpMeMFAVerify Operation = "me.mfa-verify"
 	OpMeMFARemove Operation = "me.mfa-remove"
+	// OpMeUpdate changes the signed-in user's own name (and their end-user record's).
+	OpMeUpdate Operation = "me.update"
 )
 
 // The console users of a node (/v1/users): an admin of the node or above manages
@@ -102,6 +106,7 @@ var Policy = map[Operation]Rule{
 	OpMeMFAEnrol:          {MinRole: RoleEndUser},
 	OpMeMFAVerify:         {MinRole: RoleEndUser},
 	OpMeMFARemove:         {MinRole: RoleEndUser},
+	OpMeUpdate:            {MinRole: RoleEndUser},
 	OpDistributorsCreate:  {MinRole: RolePlatformAdmin},
 	OpDistributorsList:    {MinRole: RolePlatformAdmin},
 	OpDistributorsGet:     {MinRole: RolePlatformAdmin},
@@ -142,6 +147,7 @@ var Policy = map[Operation]Rule{
 	OpEndUsersDeactivate: {MinRole: RoleCompanyAdmin},
 	OpEndUsersReactivate: {MinRole: RoleCompanyAdmin},
 	OpEndUsersDelete:     {MinRole: RoleCompanyAdmin},
+	OpEndUsersInvite:     {MinRole: RoleCompanyAdmin},
 
 	OpUsersInvite:       {MinRole: RoleCompanyAdmin},
 	OpUsersList:         {MinRole: RoleCompanyAdmin},

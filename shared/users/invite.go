@@ -290,6 +290,12 @@ func (s *Service) sendInvitation(ctx context.Context, inviter tree.Caller, u ide
 	if node.Kind == tree.KindPlatform {
 		nodeName = brand.Name
 	}
+	if node.Kind == tree.KindEndUser {
+		// An end user is invited to their company, not to their own record.
+		if c, err := nodes.Get(ctx, s.Store, node.ParentID); err == nil {
+			nodeName = c.Name
+		}
+	}
 	m, err := mail.Render(mail.TemplateInvitation, brand, mail.Invitation{
 		FirstName: u.FirstName, InvitedBy: inviter.Email, NodeName: nodeName,
 		Role:     strings.ReplaceAll(string(u.Role), "_", " "),

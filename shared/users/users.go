@@ -120,6 +120,8 @@ func (s *Service) Operations() map[string]api.Operation {
 		"users-reactivate":     mk(tree.OpUsersReactivate, http.MethodPost, res+"/{id}/reactivate", s.target, s.reactivate),
 		"users-delete":         mk(tree.OpUsersDelete, http.MethodDelete, res+"/{id}", s.target, s.delete),
 		"users-resend-invite":  mk(tree.OpUsersResendInvite, http.MethodPost, res+"/{id}/resend-invite", s.target, s.resendInvite),
+		"end-users-invite":     s.endUserInviteOperation(),
+		"me-update":            s.meUpdateOperation(),
 		"auth-activate":        public(PathActivate, s.activate),
 		"auth-forgot-password": public(PathForgotPassword, s.forgotPassword),
 		"auth-reset-password":  public(PathResetPassword, s.resetPassword),
