@@ -63,15 +63,7 @@ func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	var errs []problem.FieldError
-	email := ""
-	if body.Email == nil {
-		errs = append(errs, problem.Field("email", "is required"))
-	} else if e, err := CleanEmail(*body.Email); err != nil {
-		errs = append(errs, problem.Field("email", "must be a plain email address"))
-	} else {
-		email = e
-	}
+	email, errs := requiredEmail(body.Email)
 	if body.Password == nil || *body.Password == "" {
 		errs = append(errs, problem.Field("password", "is required"))
 	} else if len(*body.Password) > MaxPassword {
@@ -143,6 +135,19 @@ func signInError(err error) error {
 		return problem.Throttled("too many sign-in attempts; wait and retry")
 	}
 	return err
+}
+
+// requiredEmail checks a body's required "email" member: the clean address, or the
+// field error to report.
+func requiredEmail(v *string) (string, []problem.FieldError) {
+	if v == nil {
+		return "", []problem.FieldError{problem.Field("email", "is required")}
+	}
+	e, err := CleanEmail(*v)
+	if err != nil {
+		return "", []problem.FieldError{problem.Field("email", "must be a plain email address")}
+	}
+	return e, nil
 }
 
 // CleanEmail trims and lower-cases an email address and checks that it is a plain

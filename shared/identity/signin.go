@@ -143,15 +143,7 @@ func (s *Sessions) challenge(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	var errs []problem.FieldError
-	email := ""
-	if body.Email == nil {
-		errs = append(errs, problem.Field("email", "is required"))
-	} else if e, err := CleanEmail(*body.Email); err != nil {
-		errs = append(errs, problem.Field("email", "must be a plain email address"))
-	} else {
-		email = e
-	}
+	email, errs := requiredEmail(body.Email)
 	switch {
 	case body.Session == nil || *body.Session == "":
 		errs = append(errs, problem.Field("session", "is required"))
