@@ -4,93 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"opsconsole/shared/api"
 	"opsconsole/shared/lambdas"
 	"opsconsole/shared/tree"
 )
 
-// routeMeter collects, per route (and for the pre-authentication trigger), the
-// DynamoDB round trips and capacity that the middleware and the trigger log.
-type routeMeter struct {
-	mu   sync.Mutex
-	cost map[string]*routeCost
-}
-
-type routeCost struct {
-	n, calls  int64
-	read, wrt float64
-}
-
-func (m *routeMeter) Enabled(context.Context, slog.Level) bool { return true }
-func (m *routeMeter) WithAttrs([]slog.Attr) slog.Handler       { return m }
-func (m *routeMeter) WithGroup(string) slog.Handler            { return m }
-func (m *routeMeter) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "request" && r.Message != "pre-authentication" {
-		return nil
-	}
-	key, status := r.Message, ""
-	c := routeCost{n: 1}
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "route":
-			key = a.Value.String()
-		case "status":
-			status = a.Value.String()
-		case "outcome":
-			status = a.Value.String()
-		case "dynamodbCalls":
-			c.calls = a.Value.Int64()
-		case "readUnits":
-			c.read = a.Value.Float64()
-		case "writeUnits":
-			c.wrt = a.Value.Float64()
-		}
-		return true
-	})
-	key += " " + status
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cost[key] == nil {
-		m.cost[key] = &routeCost{}
-	}
-	s := m.cost[key]
-	s.n++
-	s.calls += c.calls
-	s.read += c.read
-	s.wrt += c.wrt
-	return nil
-}
-
 // meterRoutes runs op b.N times and reports the cost of the route answered with
 // status (such as "POST /v1/auth/login 200"), averaged over its requests.
 func meterRoutes(b *testing.B, key string, op func(b *testing.B)) {
-	m := &routeMeter{cost: map[string]*routeCost{}}
-	saved := api.Logger
-	api.Logger = slog.New(m)
-	defer func() { api.Logger = saved }()
-	b.ResetTimer()
-	for range b.N {
-		op(b)
-	}
-	b.StopTimer()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.cost[key]
-	if c == nil || c.n == 0 {
-		b.Fatalf("no %q was metered (got %v)", key, m.cost)
-	}
-	n := float64(c.n)
-	b.ReportMetric(float64(c.calls)/n, "ddb-calls/op")
-	b.ReportMetric(c.read/n, "RCU/op")
-	b.ReportMetric(c.wrt/n, "WCU/op")
+	b.Helper()
+	meter(b, fmt.Sprintf("%q", key), func(k string) bool { return k == key }, op)
 }
 
 // BenchmarkSignInPath measures the DynamoDB cost of each step of signing in, and of

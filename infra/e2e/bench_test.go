@@ -13,42 +13,69 @@ import (
 	"opsconsole/shared/tree"
 )
 
-// costMeter collects the cost the middleware logs for each request: DynamoDB round
-// trips and the capacity units DynamoDB reported as consumed.
+// costMeter collects, per request, the cost the middleware logs ("request": DynamoDB
+// round trips and the capacity DynamoDB reported), the Cognito calls package users
+// logs ("cognito", matched by request id), and the pre-authentication trigger's
+// DynamoDB cost ("pre-authentication"). Each request is keyed by its route and status
+// ("POST /v1/auth/login 200"; "pre-authentication <outcome>" for the trigger).
 type costMeter struct {
-	mu                 sync.Mutex
-	requests           int
-	calls              int64
-	readUnits, wrUnits float64
+	mu      sync.Mutex
+	reqs    map[string]*requestCost // by request id
+	cognito map[string]int64        // by request id
+	order   int
+}
+
+type requestCost struct {
+	key         string
+	calls       int64
+	read, write float64
 }
 
 func (m *costMeter) Enabled(context.Context, slog.Level) bool { return true }
 func (m *costMeter) WithAttrs([]slog.Attr) slog.Handler       { return m }
 func (m *costMeter) WithGroup(string) slog.Handler            { return m }
 func (m *costMeter) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "request" {
+	if r.Message != "request" && r.Message != "cognito" && r.Message != "pre-authentication" {
 		return nil
 	}
+	attrs := map[string]slog.Value{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value; return true })
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.requests++
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "dynamodbCalls":
-			m.calls += a.Value.Int64()
-		case "readUnits":
-			m.readUnits += a.Value.Float64()
-		case "writeUnits":
-			m.wrUnits += a.Value.Float64()
-		}
-		return true
-	})
+	id := attrs["requestId"].String()
+	if r.Message == "cognito" {
+		m.cognito[id] += int64(number(attrs["cognitoCalls"]))
+		return nil
+	}
+	key := attrs["route"].String() + " " + attrs["status"].String()
+	if r.Message == "pre-authentication" {
+		// The trigger has no request id of the API's; each invocation counts alone.
+		m.order++
+		id, key = fmt.Sprintf("trigger-%d", m.order), "pre-authentication "+attrs["outcome"].String()
+	}
+	m.reqs[id] = &requestCost{key: key, calls: int64(number(attrs["dynamodbCalls"])),
+		read: number(attrs["readUnits"]), write: number(attrs["writeUnits"])}
 	return nil
 }
 
-// measure runs op b.N times and reports its DynamoDB cost per operation.
-func measure(b *testing.B, op func(b *testing.B)) {
-	m := &costMeter{}
+// number reads a logged count or capacity; an attribute a log line lacks is zero.
+func number(v slog.Value) float64 {
+	switch v.Kind() {
+	case slog.KindInt64:
+		return float64(v.Int64())
+	case slog.KindUint64:
+		return float64(v.Uint64())
+	case slog.KindFloat64:
+		return v.Float64()
+	}
+	return 0
+}
+
+// meter runs op b.N times and reports the average cost of the requests whose key
+// passes match (op may make other requests to prepare, which are not counted).
+func meter(b *testing.B, what string, match func(key string) bool, op func(b *testing.B)) {
+	b.Helper()
+	m := &costMeter{reqs: map[string]*requestCost{}, cognito: map[string]int64{}}
 	saved := api.Logger
 	api.Logger = slog.New(m)
 	defer func() { api.Logger = saved }()
@@ -59,13 +86,29 @@ func measure(b *testing.B, op func(b *testing.B)) {
 	b.StopTimer()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.requests == 0 {
-		b.Fatal("no request was metered")
+	var n, calls, cognitoCalls int64
+	var read, write float64
+	for id, c := range m.reqs {
+		if !match(c.key) {
+			continue
+		}
+		n, calls, read, write, cognitoCalls = n+1, calls+c.calls, read+c.read, write+c.write, cognitoCalls+m.cognito[id]
 	}
-	n := float64(m.requests)
-	b.ReportMetric(float64(m.calls)/n, "ddb-calls/op")
-	b.ReportMetric(m.readUnits/n, "RCU/op")
-	b.ReportMetric(m.wrUnits/n, "WCU/op")
+	if n == 0 {
+		b.Fatalf("no %s was metered", what)
+	}
+	b.ReportMetric(float64(calls)/float64(n), "ddb-calls/op")
+	b.ReportMetric(read/float64(n), "RCU/op")
+	b.ReportMetric(write/float64(n), "WCU/op")
+	if cognitoCalls > 0 {
+		b.ReportMetric(float64(cognitoCalls)/float64(n), "cognito-calls/op")
+	}
+}
+
+// measure reports the cost of every request op makes.
+func measure(b *testing.B, op func(b *testing.B)) {
+	b.Helper()
+	meter(b, "request", func(string) bool { return true }, op)
 }
 
 func BenchmarkDistributorOperations(b *testing.B) {
