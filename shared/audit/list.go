@@ -40,30 +40,44 @@ func (l *Lister) Operation() api.Operation {
 	}
 }
 
+// timeRange validates the from and to filters and turns them into the sort key bounds
+// of a time range: from is inclusive, and to covers every entry of its millisecond.
+// A range that ends before it starts is refused here: DynamoDB would answer BETWEEN
+// with bounds in the wrong order with a validation error, which is the caller's fault,
+// not ours.
+func timeRange(filters map[string]string) (from, to string, errs []problem.FieldError) {
+	var times [2]time.Time
+	for i, name := range []string{"from", "to"} {
+		v, ok := filters[name]
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil || t.UTC().Year() < 1 || t.UTC().Year() > 9999 {
+			errs = append(errs, problem.Field(name, "must be an RFC 3339 time between years 0001 and 9999, such as 2026-01-02T15:04:05Z"))
+			continue
+		}
+		times[i] = t.UTC()
+		if i == 0 {
+			from = times[i].Format(TimeFormat)
+		} else {
+			to = times[i].Format(TimeFormat) + "~"
+		}
+	}
+	if from != "" && to != "" && times[0].After(times[1]) {
+		errs = append(errs, problem.Field("from", "must not be after to"))
+		from, to = "", ""
+	}
+	return from, to, errs
+}
+
 func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 	q, err := api.ParseList(r, "from", "to", "action", "targetType", "actorId")
 	if err != nil {
 		return err
 	}
 	caller := api.CallerOf(r.Context())
-	var errs []problem.FieldError
-	var from, to string
-	for _, name := range []string{"from", "to"} {
-		v, ok := q.Filters[name]
-		if !ok {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			errs = append(errs, problem.Field(name, "must be an RFC 3339 time, such as 2026-01-02T15:04:05Z"))
-			continue
-		}
-		if name == "from" {
-			from = t.UTC().Format(TimeFormat)
-		} else {
-			to = t.UTC().Format(TimeFormat) + "~"
-		}
-	}
+	from, to, errs := timeRange(q.Filters)
 	for _, name := range []string{"action", "targetType", "actorId"} {
 		if v, ok := q.Filters[name]; ok && (v == "" || len(v) > 200) {
 			errs = append(errs, problem.Field(name, "must be 1 to 200 characters"))
