@@ -182,7 +182,7 @@ func TestDistributorAccessByRole(t *testing.T) {
 		if res := do(t, req{method: "GET", path: "/v1/me", token: userTok}); res.Status != 200 {
 			t.Fatalf("before: %d %s", res.Status, res.Body)
 		}
-		if err := st.Transact(t0(), store.Write{Item: store.Delete(identity.UserKey(id), nil)}); err != nil {
+		if err := st.Transact(t0(), store.Delete(identity.UserKey(id), nil)); err != nil {
 			t.Fatal(err)
 		}
 		do(t, req{method: "GET", path: "/v1/me", token: userTok}).problem(t, 403, "no-console-access")

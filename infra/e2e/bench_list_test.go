@@ -49,13 +49,13 @@ func seedOrganizations(b *testing.B, partner nodes.Item, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		claim, err := nodes.ClaimName(it, nil)
+		name, err := attributevalue.MarshalMap(nodes.NameOf(it))
 		if err != nil {
 			b.Fatal(err)
 		}
 		reqs = append(reqs,
 			types.WriteRequest{PutRequest: &types.PutRequest{Item: av}},
-			types.WriteRequest{PutRequest: &types.PutRequest{Item: claim.Item.Put.Item}})
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: name}})
 		if len(reqs) == 24 || i == n-1 {
 			batches <- reqs
 			reqs = nil
@@ -70,7 +70,7 @@ func seedOrganizations(b *testing.B, partner nodes.Item, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := st.Transact(t0(), store.Write{Item: add}); err != nil {
+	if err := st.Transact(t0(), add); err != nil {
 		b.Fatal(err)
 	}
 }

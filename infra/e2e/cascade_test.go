@@ -70,7 +70,7 @@ func itemsLeft(t *testing.T, ns []nodes.Item) []string {
 	t.Helper()
 	var keys []store.Item
 	for _, n := range ns {
-		keys = append(keys, nodes.Key(n.ID), counts.Key(n.ID), nodes.ReleaseName(n, nil).Item.Delete.Key)
+		keys = append(keys, nodes.Key(n.ID), counts.Key(n.ID), nodes.UniqueNameKey(n.ParentID, n.Kind, n.Name))
 	}
 	var out []string
 	for start := 0; start < len(keys); start += store.MaxBatchGet {

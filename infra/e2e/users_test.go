@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"opsconsole/infra/local"
 	"opsconsole/shared/mail"
 	"opsconsole/shared/nodes"
@@ -129,15 +126,10 @@ func activate(t *testing.T, token, password string) response {
 // it takes them.
 func brandPartner(t *testing.T, id string, attrs map[string]string) {
 	t.Helper()
-	m := map[string]types.AttributeValue{}
-	for k, v := range attrs {
-		m[k] = &types.AttributeValueMemberS{Value: v}
-	}
-	if _, err := st.UpdateOne(t0(), types.Update{
-		Key: nodes.Key(id), UpdateExpression: aws.String("SET #a = :a"),
-		ExpressionAttributeNames:  map[string]string{"#a": "attrs"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberM{Value: m}},
-	}); err != nil {
+	if _, err := st.UpdateOne(t0(), store.Edit(nodes.Key(id), store.Expr{
+		Update: "SET #a = :a", Names: map[string]string{"#a": "attrs"},
+		Values: map[string]any{":a": attrs},
+	})); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -265,11 +257,10 @@ func TestActivationLinksExpireAndAreReplaced(t *testing.T) {
 		email := testEmail("expired")
 		inviteUser(t, tok, part.ID, tree.RolePartnerAdmin, email)
 		token := activationToken(t, email)
-		past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
-		if _, err := st.UpdateOne(t0(), types.Update{
-			Key: users.ActivationKey(users.HashToken(token)), UpdateExpression: aws.String("SET expiresAt = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": &types.AttributeValueMemberN{Value: past}},
-		}); err != nil {
+		past := time.Now().Add(-time.Minute).Unix()
+		if _, err := st.UpdateOne(t0(), store.Edit(users.ActivationKey(users.HashToken(token)), store.Expr{
+			Update: "SET expiresAt = :p", Values: map[string]any{":p": past},
+		})); err != nil {
 			t.Fatal(err)
 		}
 		expired := activate(t, token, newPassword)
@@ -648,13 +639,10 @@ func TestForgottenPasswordIsRateLimited(t *testing.T) {
 		}
 		_ = st.Get(t0(), key, &saved)
 		set := func(n int) {
-			if _, err := st.UpdateOne(t0(), types.Update{
-				Key: key, UpdateExpression: aws.String("SET attempts = :n, expiresAt = :e"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
-					":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(window+900, 10)},
-				},
-			}); err != nil {
+			if _, err := st.UpdateOne(t0(), store.Edit(key, store.Expr{
+				Update: "SET attempts = :n, expiresAt = :e",
+				Values: map[string]any{":n": n, ":e": window + 900},
+			})); err != nil {
 				t.Fatal(err)
 			}
 		}

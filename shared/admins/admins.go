@@ -13,9 +13,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -27,42 +25,33 @@ const SK = "ADMINS"
 const attr = "ids"
 
 // Key is the key of node nodeID's admins item.
-func Key(nodeID string) store.Item { return store.Key("NODE#"+nodeID, SK) }
+func Key(nodeID string) store.Item { return store.Key(nodes.PK(nodeID), SK) }
 
 // Counts reports whether a user of role counts as an admin of their node: every
 // console role but end_user.
 func Counts(role tree.Role) bool { return role.Valid() && role != tree.RoleEndUser }
 
-func idSet(userID string) types.AttributeValue {
-	return &types.AttributeValueMemberSS{Value: []string{userID}}
+// Add is the write that makes userID an active admin of nodeID (creating the item
+// when it is the node's first).
+func Add(nodeID, userID string) store.Write {
+	return store.Edit(Key(nodeID), store.Expr{
+		Update: "ADD #ids :id SET #t = :t",
+		Names:  map[string]string{"#ids": attr, "#t": "type"},
+		Values: map[string]any{":id": store.Set(userID), ":t": "admins"},
+	})
 }
 
-// Add is the transaction item that makes userID an active admin of nodeID (creating
-// the item when it is the node's first).
-func Add(nodeID, userID string) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		Key:                       Key(nodeID),
-		UpdateExpression:          aws.String("ADD #ids :id SET #t = :t"),
-		ExpressionAttributeNames:  map[string]string{"#ids": attr, "#t": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":id": idSet(userID), ":t": &types.AttributeValueMemberS{Value: "admins"}},
-	}}
-}
-
-// Remove is the transaction item that ends userID's place among nodeID's active
-// admins; its condition fails (give the Write OnConditionFail a last-admin problem)
-// when userID is the only one left. A user who is not in the set is no admin to lose:
-// the condition holds and nothing changes.
-func Remove(nodeID, userID string) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		Key:                      Key(nodeID),
-		UpdateExpression:         aws.String("DELETE #ids :id"),
-		ConditionExpression:      aws.String("attribute_not_exists(#ids) OR NOT contains(#ids, :uid) OR size(#ids) > :one"),
-		ExpressionAttributeNames: map[string]string{"#ids": attr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":id": idSet(userID), ":uid": &types.AttributeValueMemberS{Value: userID},
-			":one": &types.AttributeValueMemberN{Value: "1"},
-		},
-	}}
+// Remove is the write that ends userID's place among nodeID's active admins; its
+// condition fails (give it FailsWith a last-admin problem) when userID is the only
+// one left. A user who is not in the set is no admin to lose: the condition holds and
+// nothing changes.
+func Remove(nodeID, userID string) store.Write {
+	return store.Edit(Key(nodeID), store.Expr{
+		Update:    "DELETE #ids :id",
+		Condition: "attribute_not_exists(#ids) OR NOT contains(#ids, :uid) OR size(#ids) > :one",
+		Names:     map[string]string{"#ids": attr},
+		Values:    map[string]any{":id": store.Set(userID), ":uid": userID, ":one": 1},
+	})
 }
 
 // item is the admins item as stored.

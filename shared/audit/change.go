@@ -135,7 +135,7 @@ func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
 	if err != nil {
 		return store.Write{}, fmt.Errorf("change record: %w", err)
 	}
-	return store.Write{Item: put}, nil
+	return put, nil
 }
 
 // Redacted replaces the value of every secret field in the log.

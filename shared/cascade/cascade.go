@@ -167,8 +167,8 @@ func Begin(r *http.Request, st *store.Store, root nodes.Item, auditFields map[st
 	if err != nil {
 		return err
 	}
-	err = st.Transact(ctx, store.Write{Item: upd, OnConditionFail: errRootChanged},
-		store.Write{Item: put, OnConditionFail: errJobExists}, rec)
+	err = st.Transact(ctx, upd.FailsWith(errRootChanged),
+		put.FailsWith(errJobExists), rec)
 	switch {
 	case err == nil, errors.Is(err, errJobExists):
 		return nil

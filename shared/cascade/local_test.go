@@ -98,7 +98,7 @@ func startEnv() error {
 	if err != nil {
 		return err
 	}
-	return theStore.Transact(ctx, store.Write{Item: platform})
+	return theStore.Transact(ctx, platform)
 }
 
 // ---------------------------------------------------------------- seeding
@@ -162,11 +162,11 @@ func seed(t testing.TB, st *store.Store, parent nodes.Item, prefix string, shape
 		if err != nil {
 			t.Fatal(err)
 		}
-		claim, err := nodes.ClaimName(it, nil)
+		name, err := attributevalue.MarshalMap(nodes.NameOf(it))
 		if err != nil {
 			t.Fatal(err)
 		}
-		items = append(items, av, claim.Item.Put.Item)
+		items = append(items, av, name)
 		if len(kids) > 0 {
 			items = append(items, store.Item{
 				"PK": counts.Key(it.ID)["PK"], "SK": counts.Key(it.ID)["SK"],
@@ -184,7 +184,7 @@ func seed(t testing.TB, st *store.Store, parent nodes.Item, prefix string, shape
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Transact(ctx, store.Write{Item: inc}); err != nil {
+	if err := st.Transact(ctx, inc); err != nil {
 		t.Fatal(err)
 	}
 	s.root = s.nodes[0]
@@ -237,7 +237,7 @@ func unique(prefix string) string { return fmt.Sprintf("%s %d", prefix, time.Now
 
 // keysOf are the keys of every item a node owns: itself, its counts, its name.
 func keysOf(it nodes.Item) []store.Item {
-	return []store.Item{nodes.Key(it.ID), counts.Key(it.ID), nodes.ReleaseName(it, nil).Item.Delete.Key}
+	return []store.Item{nodes.Key(it.ID), counts.Key(it.ID), nodes.UniqueNameKey(it.ParentID, it.Kind, it.Name)}
 }
 
 // left returns the items of ns (nodes, counts, names) still in the table.
@@ -626,7 +626,7 @@ func TestAStuckCascadeStallsAndResumes(t *testing.T) {
 	put, _ := store.Put(hidden, nil)
 	inc, _ := store.Add(nodes.Key(company.ID), "children", 1)
 	claim, _ := nodes.ClaimName(hidden, nil)
-	if err := st.Transact(context.Background(), store.Write{Item: put}, store.Write{Item: inc}, claim); err != nil {
+	if err := st.Transact(context.Background(), put, inc, claim); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := begin(t, st, doomed.root); status != http.StatusAccepted {
@@ -653,11 +653,11 @@ func TestAStuckCascadeStallsAndResumes(t *testing.T) {
 	// The index catches up; an operator removes the stalled mark (its MODIFY record
 	// would start a run in AWS): the job finishes.
 	put, _ = store.Put(visible, nil)
-	if err := st.Transact(context.Background(), store.Write{Item: put}); err != nil {
+	if err := st.Transact(context.Background(), put); err != nil {
 		t.Fatal(err)
 	}
 	resume, _ := store.Update(cascade.JobKey(doomed.root.ID), nil, []string{"stalled"}, expressionTrue())
-	if err := st.Transact(context.Background(), store.Write{Item: resume}); err != nil {
+	if err := st.Transact(context.Background(), resume); err != nil {
 		t.Fatal(err)
 	}
 	runUntilDone(t, w, doomed.root.ID, 2)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,7 +179,7 @@ func (w *Worker) Run(ctx context.Context, rootID string) (p Progress, err error)
 		idle++
 	}
 	p.Stalled = idle >= MaxIdleRuns
-	err = w.Store.Transact(ctx, store.Write{Item: progressUpdate(rootID, p.Removed, idle, p.Stalled), OnConditionFail: errJobGone})
+	err = w.Store.Transact(ctx, progressUpdate(rootID, p.Removed, idle, p.Stalled).FailsWith(errJobGone))
 	if errors.Is(err, errJobGone) {
 		// Another run finished the job meanwhile.
 		p.Done, p.Stalled, err = true, false, nil
@@ -196,24 +195,19 @@ var errJobGone = errors.New("the job item is gone")
 
 // progressUpdate records a run's progress on the job item. Its stream record starts
 // the next run (unless stalled is set, which the next run reads and stops at).
-func progressUpdate(rootID string, removed, idle int, stalled bool) types.TransactWriteItem {
-	now := time.Now().UTC().Format(time.RFC3339)
+func progressUpdate(rootID string, removed, idle int, stalled bool) store.Write {
 	names := map[string]string{"#pk": "PK", "#hb": "heartbeat", "#idle": "idleRuns", "#del": "deleted", "#runs": "runs"}
-	values := store.Item{
-		":hb": &types.AttributeValueMemberS{Value: now}, ":idle": &types.AttributeValueMemberN{Value: strconv.Itoa(idle)},
-		":n": &types.AttributeValueMemberN{Value: strconv.Itoa(removed)}, ":one": &types.AttributeValueMemberN{Value: "1"},
-	}
+	values := map[string]any{":hb": nodes.Stamp(time.Now()), ":idle": idle, ":n": removed, ":one": 1}
 	set := "SET #hb = :hb, #idle = :idle"
 	if stalled {
 		names["#st"] = "stalled"
 		set += ", #st = :hb"
 	}
-	return types.TransactWriteItem{Update: &types.Update{
-		Key:                      JobKey(rootID),
-		UpdateExpression:         aws.String(set + " ADD #del :n, #runs :one"),
-		ConditionExpression:      aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}}
+	return store.Edit(JobKey(rootID), store.Expr{
+		Update:    set + " ADD #del :n, #runs :one",
+		Condition: "attribute_exists(#pk)",
+		Names:     names, Values: values,
+	})
 }
 
 // run is one run of a job.
@@ -377,7 +371,7 @@ func (r *run) markNode(ctx context.Context, id string) (gone bool, err error) {
 		return false, err
 	}
 	err = r.call(ctx, func() error {
-		return r.w.Store.Transact(ctx, store.Write{Item: upd, OnConditionFail: errGone})
+		return r.w.Store.Transact(ctx, upd.FailsWith(errGone))
 	})
 	if errors.Is(err, errGone) {
 		return true, nil
@@ -585,14 +579,14 @@ func (r *run) writes(parentID string, batch []*victim) ([]store.Write, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, store.Write{Item: del, OnConditionFail: &failure{index: i, part: partNode}})
+		out = append(out, del.FailsWith(&failure{index: i, part: partNode}))
 	}
 	for i, v := range batch {
 		if !v.nameless {
 			out = append(out, nodes.ReleaseName(v.it, &failure{index: i, part: partName}))
 		}
 		if !leaf(v.it.Kind) {
-			out = append(out, store.Write{Item: store.Delete(counts.Key(v.it.ID), nil)})
+			out = append(out, store.Delete(counts.Key(v.it.ID), nil))
 		}
 		rec, err := audit.RecordBy(r.job.Actor, r.meta, audit.Change{
 			Action: string(v.it.Kind) + ".deleted",
@@ -609,23 +603,17 @@ func (r *run) writes(parentID string, batch []*victim) ([]store.Write, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, store.Write{Item: sub, OnConditionFail: &failure{index: -1, part: partParent}}), nil
+	return append(out, sub.FailsWith(&failure{index: -1, part: partParent})), nil
 }
 
 // deleteNode is the delete of a node at the version read, when it has no children:
 // the condition of the single delete.
-func deleteNode(it nodes.Item) (types.TransactWriteItem, error) {
-	c, err := expression.NewBuilder().WithCondition(
-		expression.Name("version").Equal(expression.Value(it.Version)).And(
-			expression.Or(expression.AttributeNotExists(expression.Name("children")),
-				expression.Name("children").Equal(expression.Value(0))))).Build()
+func deleteNode(it nodes.Item) (store.Write, error) {
+	c, err := store.Cond(nodes.Childless(it.Version))
 	if err != nil {
-		return types.TransactWriteItem{}, err
+		return store.Write{}, err
 	}
-	return types.TransactWriteItem{Delete: &types.Delete{
-		Key: nodes.Key(it.ID), ConditionExpression: c.Condition(),
-		ExpressionAttributeNames: c.Names(), ExpressionAttributeValues: c.Values(),
-	}}, nil
+	return store.Delete(nodes.Key(it.ID), c), nil
 }
 
 func errText(err error) string {

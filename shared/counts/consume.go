@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -50,7 +50,7 @@ type marker struct {
 	ExpiresAt int64  `dynamodbav:"expiresAt,omitempty"`
 }
 
-func markerKey(id string) store.Item { return store.Key(nodePK(id), markerSK) }
+func markerKey(id string) store.Item { return store.Key(nodes.PK(id), markerSK) }
 
 // markerIs holds when the stored marker still has the version that was read.
 func markerIs(v int) *store.Condition {
@@ -123,7 +123,7 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 // MODIFY that leaves the status as it was (a rename: only the version moves, and the
 // next status change is newer than any marker either way).
 func read(ctx context.Context, rec events.DynamoDBEventRecord) (change, bool) {
-	if sk, ok := rec.Change.Keys["SK"]; !ok || sk.DataType() != events.DataTypeString || sk.String() != nodeSK {
+	if sk, ok := rec.Change.Keys["SK"]; !ok || sk.DataType() != events.DataTypeString || sk.String() != nodes.SK {
 		return change{}, false
 	}
 	seq := rec.Change.SequenceNumber
@@ -202,7 +202,7 @@ func (c *Consumer) apply(ctx context.Context, ch change) error {
 			return nil
 		case errors.Is(err, errParentGone):
 			return c.parentGone(ctx, prev, found)
-		case errors.Is(err, errMarkerMoved) || retryable(err):
+		case errors.Is(err, errMarkerMoved) || store.Retryable(err):
 			if attempt == maxAttempts {
 				return fmt.Errorf("%d attempts: %w", attempt, err)
 			}
@@ -221,7 +221,7 @@ func (c *Consumer) apply(ctx context.Context, ch change) error {
 // the counted status changes) and the parent's existence, in that order.
 func (c *Consumer) writes(ch change, prev marker, found bool) ([]store.Write, error) {
 	next := marker{
-		PK: nodePK(ch.id), SK: markerSK, Type: markerType,
+		PK: nodes.PK(ch.id), SK: markerSK, Type: markerType,
 		V: ch.v, Status: ch.status, ParentID: ch.parentID, Kind: ch.kind,
 	}
 	if ch.removed {
@@ -235,21 +235,14 @@ func (c *Consumer) writes(ch change, prev marker, found bool) ([]store.Write, er
 	if err != nil {
 		return nil, err
 	}
-	writes := []store.Write{{Item: put, OnConditionFail: errMarkerMoved}}
+	writes := []store.Write{put.FailsWith(errMarkerMoved)}
 	if prev.Status != ch.status {
-		writes = append(writes, store.Write{Item: countsUpdate(ch.parentID, ch.kind, prev.Status, ch.status)})
+		writes = append(writes, countsUpdate(ch.parentID, ch.kind, prev.Status, ch.status))
 	}
 	// The parent's delete removes its counts item in the same transaction as its node
 	// item, so checking the node here means the ADD never recreates a removed counts
 	// item: a child of a deleted parent is not counted anywhere.
-	writes = append(writes, store.Write{
-		Item: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			Key:                      store.Key(nodePK(ch.parentID), nodeSK),
-			ConditionExpression:      aws.String("attribute_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": "PK"},
-		}},
-		OnConditionFail: errParentGone,
-	})
+	writes = append(writes, store.Check(nodes.Key(ch.parentID), store.Exists()).FailsWith(errParentGone))
 	return writes, nil
 }
 
@@ -260,26 +253,24 @@ func (c *Consumer) writes(ch change, prev marker, found bool) ([]store.Write, er
 // The names are written out rather than built with the expression package: its Name
 // splits on "." and even NameNoDotSplit reads a trailing "[n]" as a list index, and a
 // status is an opaque string.
-func countsUpdate(parentID, kind, from, to string) types.TransactWriteItem {
+func countsUpdate(parentID, kind, from, to string) store.Write {
 	names := map[string]string{"#type": "type"}
-	values := store.Item{":type": &types.AttributeValueMemberS{Value: countsType}}
+	values := map[string]any{":type": countsType}
 	var adds []string
 	if to != "" {
 		names["#to"] = attrName(kind, to)
-		values[":plus"] = &types.AttributeValueMemberN{Value: "1"}
+		values[":plus"] = 1
 		adds = append(adds, "#to :plus")
 	}
 	if from != "" {
 		names["#from"] = attrName(kind, from)
-		values[":minus"] = &types.AttributeValueMemberN{Value: "-1"}
+		values[":minus"] = -1
 		adds = append(adds, "#from :minus")
 	}
-	return types.TransactWriteItem{Update: &types.Update{
-		Key:                       Key(parentID),
-		UpdateExpression:          aws.String("SET #type = :type ADD " + strings.Join(adds, ", ")),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	}}
+	return store.Edit(Key(parentID), store.Expr{
+		Update: "SET #type = :type ADD " + strings.Join(adds, ", "),
+		Names:  names, Values: values,
+	})
 }
 
 // parentGone ends a change whose parent was deleted: there is nothing to count. A
@@ -297,25 +288,7 @@ func (c *Consumer) parentGone(ctx context.Context, prev marker, found bool) erro
 	return nil
 }
 
-// retryable reports a transaction cancelled by another transaction on one of its
-// items, or by throttling: trying again shortly succeeds. The SDK does not retry
-// these itself.
-func retryable(err error) bool {
-	var conflict *types.TransactionConflictException
-	if errors.As(err, &conflict) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		for _, r := range tce.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
-				return true
-			}
-		}
-	}
-	return false
-}
+
 
 // backoff is the pause before attempt+1: 10 ms doubled per attempt, half of it
 // jittered so that two writers that conflicted do not meet again.

@@ -20,6 +20,7 @@ import (
 
 	"opsconsole/shared/counts"
 	"opsconsole/shared/lambdas"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 )
 
@@ -100,12 +101,8 @@ func remove(child string) step {
 // item and its counts item together.
 func removeParent() step {
 	return func(w *world) {
-		_, err := w.e.db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{
-				{Delete: &types.Delete{TableName: &w.e.st.Table, Key: store.Key("NODE#"+w.parent, "NODE")}},
-				{Delete: &types.Delete{TableName: &w.e.st.Table, Key: counts.Key(w.parent)}},
-			},
-		})
+		err := w.e.st.Transact(context.Background(),
+			store.Delete(nodes.Key(w.parent), nil), store.Delete(counts.Key(w.parent), nil))
 		if err != nil {
 			w.t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strings"
 
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 )
 
@@ -27,15 +28,11 @@ const (
 	countsSK = "COUNTS"
 	// countsType is the counts item's type attribute.
 	countsType = "counts"
-	// nodeSK is the sort key of a node item.
-	nodeSK = "NODE"
 )
-
-func nodePK(id string) string { return "NODE#" + id }
 
 // Key is the primary key of node nodeID's counts item: PK NODE#<nodeID>, SK COUNTS,
 // beside the node item itself so that the node's delete transaction removes both.
-func Key(nodeID string) store.Item { return store.Key(nodePK(nodeID), countsSK) }
+func Key(nodeID string) store.Item { return store.Key(nodes.PK(nodeID), countsSK) }
 
 // attrName is the counts item's attribute holding the number of children of kind in
 // status. Kinds never hold "#", so the first "#" splits the name back.

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/store"
 )
@@ -59,7 +60,7 @@ func TestCountsUpdate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			u := countsUpdate("d", "partner", tc.from, tc.to).Update
+			u := sent(t, countsUpdate("d", "partner", tc.from, tc.to))
 			if got := aws.ToString(u.UpdateExpression); got != tc.expr {
 				t.Errorf("expression %q, want %q", got, tc.expr)
 			}
@@ -182,4 +183,30 @@ func TestHandleIgnoresWhatItDoesNotCount(t *testing.T) {
 	if err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", res, err)
 	}
+}
+
+// sent is the update w becomes in the TransactWriteItems call the store makes of it,
+// read from a client that records the call (a fake: the test needs no table).
+func sent(t *testing.T, w store.Write) *types.Update {
+	t.Helper()
+	rec := &recorder{}
+	if err := (&store.Store{DB: rec, Table: "t"}).Transact(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	if rec.in == nil || len(rec.in.TransactItems) != 1 || rec.in.TransactItems[0].Update == nil {
+		t.Fatalf("the store sent %+v", rec.in)
+	}
+	return rec.in.TransactItems[0].Update
+}
+
+// recorder is a store.Client that records the transaction it is given and answers
+// it with success; every other call is left to the nil interface (and would panic).
+type recorder struct {
+	store.Client
+	in *dynamodb.TransactWriteItemsInput
+}
+
+func (r *recorder) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	r.in = in
+	return &dynamodb.TransactWriteItemsOutput{}, nil
 }

@@ -211,7 +211,7 @@ func (m *MFA) recordOnce(r *http.Request, enrolled bool) error {
 	if err != nil {
 		return err
 	}
-	return m.Store.Transact(r.Context(), store.Write{Item: upd, OnConditionFail: errUserChanged}, rec)
+	return m.Store.Transact(r.Context(), upd.FailsWith(errUserChanged), rec)
 }
 
 // wrongCode answers a code the authenticator did not show (now).

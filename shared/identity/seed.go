@@ -37,7 +37,7 @@ func SeedPlatformAdmin(ctx context.Context, email, password string) error {
 // PlatformNode is the root of the tree.
 func PlatformNode() nodes.Item {
 	return nodes.Item{
-		PK: "NODE#" + tree.PlatformID, SK: "NODE", Type: "node", ID: tree.PlatformID,
+		PK: nodes.PK(tree.PlatformID), SK: nodes.SK, Type: "node", ID: tree.PlatformID,
 		Kind: tree.KindPlatform, Path: []string{}, Name: "Platform", NameKey: "platform",
 		Status: "active", Version: 1, CreatedAt: now(), UpdatedAt: now(),
 	}
@@ -95,7 +95,7 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 	}); err != nil {
 		return "", fmt.Errorf("set password: %w", err)
 	}
-	ts := time.Now().UTC().Format(time.RFC3339)
+	ts := nodes.Stamp(time.Now())
 	user := UserItem{
 		PK: "USER#" + sub, SK: "USER", Type: "user", ID: sub, Email: email,
 		FirstName: u.FirstName, LastName: u.LastName, Role: u.Role,
@@ -112,22 +112,22 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 	}
 	// The node may exist already; create it on its own so that its existence does not
 	// cancel the user's write.
-	if err := st.Transact(ctx, store.Write{Item: nodePut, OnConditionFail: errNodeExists}); err != nil && !errors.Is(err, errNodeExists) {
+	if err := st.Transact(ctx, nodePut.FailsWith(errNodeExists)); err != nil && !errors.Is(err, errNodeExists) {
 		return "", fmt.Errorf("write node: %w", err)
 	}
 	userPut, err := store.Put(user, nil)
 	if err != nil {
 		return "", err
 	}
-	emailPut, err := store.Put(nodes.UniqueName{PK: EmailPK(email), SK: "UNIQUE", Type: "unique", OwnerID: sub}, nil)
+	emailPut, err := store.Put(nodes.Unique(EmailPK(email), sub), nil)
 	if err != nil {
 		return "", err
 	}
-	writes := []store.Write{{Item: userPut}, {Item: emailPut}}
+	writes := []store.Write{userPut, emailPut}
 	if admins.Counts(u.Role) {
 		// Listed among the node's active admins (shared/admins), which the lock-out
 		// guard of the console users counts; adding twice changes nothing.
-		writes = append(writes, store.Write{Item: admins.Add(u.Node.ID, sub)})
+		writes = append(writes, admins.Add(u.Node.ID, sub))
 	}
 	if err := st.Transact(ctx, writes...); err != nil {
 		return "", fmt.Errorf("write user: %w", err)

@@ -12,10 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/problem"
@@ -279,16 +277,13 @@ func (s *Sessions) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 // signOutUpdate sets the user's signedOutAt, if the user exists.
-func signOutUpdate(sub string, at time.Time) ddbtypes.Update {
-	return ddbtypes.Update{
-		Key:                      UserKey(sub),
-		UpdateExpression:         aws.String("SET #s = :s"),
-		ConditionExpression:      aws.String("attribute_exists(PK)"),
-		ExpressionAttributeNames: map[string]string{"#s": "signedOutAt"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":s": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)},
-		},
-	}
+func signOutUpdate(sub string, at time.Time) store.Write {
+	return store.Edit(UserKey(sub), store.Expr{
+		Update:    "SET #s = :s",
+		Condition: "attribute_exists(PK)",
+		Names:     map[string]string{"#s": "signedOutAt"},
+		Values:    map[string]any{":s": at.Unix()},
+	})
 }
 
 // accessToken is the bearer token of the request, which API Gateway has verified.

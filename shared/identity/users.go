@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-
 	"opsconsole/shared/api"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
@@ -77,6 +75,9 @@ func UserKey(sub string) store.Item { return store.Key("USER#"+sub, "USER") }
 // EmailPK is the partition key of the unique-key item that holds an email address.
 func EmailPK(email string) string { return "UNIQUE#email#" + email }
 
+// EmailKey is the key of the unique-key item that holds an email address.
+func EmailKey(email string) store.Item { return store.Key(EmailPK(email), nodes.UniqueSK) }
+
 // Callers loads signed-in users from the table, strongly consistent, so that a
 // deactivated user or a suspended branch is refused on the very next call: one GetItem
 // for the user and, below the platform, one BatchGetItem for the nodes of their
@@ -107,17 +108,9 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 	}, nil
 }
 
-// Blocked statuses: a suspended distributor or partner, a deactivated organization.
-// An organization still awaiting approval, or refused it, is not in service either:
-// nobody below it may sign in, even if someone was invited there by mistake.
-var blocked = map[string]bool{"suspended": true, "deactivated": true, "pending": true, "rejected": true}
-
-// deletingAttr is the attribute a cascading delete (shared/cascade.DeletingAttr) sets
-// on the node whose subtree it removes. It is read raw here, without importing the
-// cascade package.
-const deletingAttr = "deleting"
-
-// checkLineage refuses a user whose node, or any node above it, is blocked, being
+// checkLineage refuses a user whose node, or any node above it, is blocked (a
+// suspended distributor or partner; an organization deactivated, awaiting approval or
+// refused it, even if someone was invited there by mistake: see tree.Blocks), being
 // deleted, or gone, and tells whether an organization of the lineage requires MFA
 // (its attrs.mfaRequired), from the same read.
 // The platform is never blocked, so platform admins skip the read.
@@ -141,14 +134,11 @@ func (c Callers) checkLineage(ctx context.Context, u UserItem) (mfaRequired bool
 	for _, it := range items {
 		// A node being deleted (a cascade has begun on it; see shared/cascade) blocks
 		// its subtree from that moment, like a suspension.
-		if _, deleting := it[deletingAttr]; deleting {
-			return false, api.ErrBranchSuspended
-		}
-		var n nodes.Item
-		if err := attributevalue.UnmarshalMap(it, &n); err != nil {
+		n, blocked, err := nodes.Blocking(it)
+		if err != nil {
 			return false, err
 		}
-		if blocked[n.Status] {
+		if blocked {
 			return false, api.ErrBranchSuspended
 		}
 		if n.Kind == tree.KindOrganization && n.Attrs[MFARequiredAttr] == true {
@@ -162,4 +152,4 @@ func (c Callers) checkLineage(ctx context.Context, u UserItem) (mfaRequired bool
 // user of the organization and of its companies enrol TOTP before anything else.
 const MFARequiredAttr = "mfaRequired"
 
-func now() string { return time.Now().UTC().Format(time.RFC3339) }
+func now() string { return nodes.Stamp(time.Now()) }

@@ -29,10 +29,6 @@ type Callers struct {
 
 var _ api.ActingCallers = Callers{}
 
-// blocked are the statuses that block a branch (as identity's caller check reads them):
-// a suspended distributor or partner, a deactivated organization.
-var blocked = map[string]bool{"suspended": true, "deactivated": true}
-
 // CallerActingAs implements api.ActingCallers. Two chains run in parallel, so the
 // request's DynamoDB latency stays two round trips deep:
 //   - the real user: GetItem USER#<sub>, then (below the platform) the BatchGetItem of
@@ -105,14 +101,13 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 			}
 			continue
 		}
-		if _, deleting := it["deleting"]; deleting {
-			return real, tree.Caller{}, api.ErrBranchSuspended
-		}
-		var n nodes.Item
-		if err := attributevalue.UnmarshalMap(it, &n); err != nil {
+		// The same rule as the real user's own lineage (nodes.Blocking): a node being
+		// deleted, or in a status that blocks, ends what the session may do.
+		_, blocked, err := nodes.Blocking(it)
+		if err != nil {
 			return real, tree.Caller{}, err
 		}
-		if blocked[n.Status] {
+		if blocked {
 			return real, tree.Caller{}, api.ErrBranchSuspended
 		}
 	}

@@ -17,7 +17,6 @@ package impersonation
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -174,22 +173,6 @@ type started struct {
 	user *identity.UserItem
 }
 
-// Console users' ids are Cognito subjects (UUIDs).
-var validUserID = regexp.MustCompile(`^[0-9A-Za-z-]{1,128}$`)
-
-// kindOfID tells the kind of node an id names.
-func kindOfID(id string) (tree.Kind, bool) {
-	if id == tree.PlatformID {
-		return tree.KindPlatform, true
-	}
-	for _, k := range []tree.Kind{tree.KindDistributor, tree.KindPartner, tree.KindOrganization, tree.KindCompany, tree.KindEndUser} {
-		if nodes.ValidID(k, id) {
-			return k, true
-		}
-	}
-	return "", false
-}
-
 // targetFromBody loads the node or user the body names. What lies outside the
 // caller's subtree is then answered by the guard exactly like a missing one.
 func (s *Service) targetFromBody(r *http.Request) (tree.Node, any, error) {
@@ -208,7 +191,7 @@ func (s *Service) targetFromBody(r *http.Request) (tree.Node, any, error) {
 		return tree.Node{}, nil, problem.Invalid("name exactly one target",
 			problem.Field("nodeId", "exactly one of nodeId and userId is required"))
 	case b.NodeID != nil:
-		kind, ok := kindOfID(*b.NodeID)
+		kind, ok := nodes.KindOfID(*b.NodeID)
 		if !ok {
 			return tree.Node{}, nil, problem.Invalid("the node id is malformed",
 				problem.Field("nodeId", "must be the id of a distributor, a partner, an organization or a company"))
@@ -226,7 +209,7 @@ func (s *Service) targetFromBody(r *http.Request) (tree.Node, any, error) {
 		}
 		return n.Node(), started{body: b, node: &n}, nil
 	default:
-		if !validUserID.MatchString(*b.UserID) {
+		if !tree.ValidUserID(*b.UserID) {
 			return tree.Node{}, nil, problem.NotFound("user")
 		}
 		var u identity.UserItem
@@ -299,7 +282,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Transact(ctx, store.Write{Item: put}, rec); err != nil {
+	if err := s.Store.Transact(ctx, put, rec); err != nil {
 		return err
 	}
 	w.Header().Set("Location", res+"/"+it.ID)
@@ -376,7 +359,7 @@ func (s *Service) end(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Transact(r.Context(), store.Write{Item: upd, OnConditionFail: problem.Stale()}, rec); err != nil {
+	if err := s.Store.Transact(r.Context(), upd.FailsWith(problem.Stale()), rec); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -21,20 +21,14 @@ const (
 	TargetUser = "user"
 )
 
-// adminRoleOf is the role an impersonator takes on when acting as a node: that node's
-// admin. End users' records are not console nodes and have none.
-var adminRoleOf = map[tree.Kind]tree.Role{
-	tree.KindDistributor:  tree.RoleDistributorAdmin,
-	tree.KindPartner:      tree.RolePartnerAdmin,
-	tree.KindOrganization: tree.RoleOrganizationAdmin,
-	tree.KindCompany:      tree.RoleCompanyAdmin,
-}
-
-// AdminRoleOf is the role of an impersonation of a node of kind, false for a kind
-// that cannot be acted as (the platform, end users).
+// AdminRoleOf is the role an impersonator takes on when acting as a node of kind:
+// that node's admin (tree.AdminRole). False for a kind that cannot be acted as: the
+// platform (nobody is above it) and end users' records (no console users).
 func AdminRoleOf(kind tree.Kind) (tree.Role, bool) {
-	r, ok := adminRoleOf[kind]
-	return r, ok
+	if kind == tree.KindPlatform {
+		return "", false
+	}
+	return tree.AdminRole(kind)
 }
 
 // StrictlyBelow reports whether target lies in n's subtree and is not n itself: the

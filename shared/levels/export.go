@@ -1,8 +1,6 @@
 package levels
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 )
@@ -29,7 +27,3 @@ func (l Level) Transition(before nodes.Item, to string) (nodes.Item, store.Write
 	w, err := l.advance(before, &after)
 	return after, w, err
 }
-
-// CountChild is the transaction item that counts a new child on its parent, with the
-// condition that the parent exists and is not being deleted (see countChild).
-func CountChild(parentID string) (types.TransactWriteItem, error) { return countChild(parentID) }

@@ -150,7 +150,8 @@ func idField(kind tree.Kind) string {
 	return ""
 }
 
-// kindOfID tells the kind of a node from its place in a lineage below the platform.
+// lineageKinds are the kinds of a lineage's nodes, root first: a node's kind is the
+// one at its index in its lineage.
 var lineageKinds = []tree.Kind{tree.KindPlatform, tree.KindDistributor, tree.KindPartner, tree.KindOrganization, tree.KindCompany}
 
 // scopeKinds are the kinds whose nodes a list may be scoped to: the parent, and for

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
@@ -212,7 +211,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		it.Attrs = e.set
 	}
 	s.Level.setIndexKeys(&it)
-	add, err := countChild(c.parent.ID)
+	add, err := nodes.CountChild(c.parent.ID)
 	if err != nil {
 		return err
 	}
@@ -230,30 +229,13 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writes := []store.Write{{Item: put}, claim, {Item: add, OnConditionFail: notFound}}
+	writes := []store.Write{put, claim, add.FailsWith(notFound)}
 	if err := s.write(r, "created", nil, &it, writes...); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/v1/"+s.Level.Resource+"/"+it.ID)
 	w.Header().Set("ETag", api.ETag(it.Version))
 	return api.WriteJSON(w, http.StatusCreated, s.Level.view(it))
-}
-
-// countChild is the transaction item that counts a new child on its parent. Made in
-// the same transaction as the child, it proves that the parent still exists and is not
-// being deleted, and it stops the parent's delete from orphaning the child.
-func countChild(parentID string) (types.TransactWriteItem, error) {
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Add(expression.Name("children"), expression.Value(1))).
-		WithCondition(expression.AttributeExists(expression.Name("PK")).
-			And(expression.AttributeNotExists(expression.Name("deleting")))).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Update: &types.Update{
-		Key: nodes.Key(parentID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, nil
 }
 
 // write commits writes with the change record of the change from before to after
@@ -279,7 +261,7 @@ func (s *Service) write(r *http.Request, verb string, before, after *nodes.Item,
 // transaction item that stores it in place.
 func (l Level) advance(before nodes.Item, after *nodes.Item) (store.Write, error) {
 	after.Version++
-	after.UpdatedAt = time.Now().UTC().Format(time.RFC3339)
+	after.UpdatedAt = nodes.Stamp(time.Now())
 	l.setIndexKeys(after)
 	return updateNode(before, *after)
 }
@@ -308,7 +290,7 @@ func updateNode(before, after nodes.Item) (store.Write, error) {
 	slices.Sort(remove)
 	upd, err := store.Update(nodes.Key(before.ID), a, remove,
 		expression.Name("version").Equal(expression.Value(before.Version)))
-	return store.Write{Item: upd, OnConditionFail: problem.Stale()}, err
+	return upd.FailsWith(problem.Stale()), err
 }
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
@@ -451,26 +433,21 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The children counter, checked in the transaction, makes the refusal exact: a
 	// child created a moment ago counts, whatever the indexes show yet.
-	cond := expression.Name("version").Equal(expression.Value(before.Version)).And(
-		expression.Or(expression.AttributeNotExists(expression.Name("children")),
-			expression.Name("children").Equal(expression.Value(0))))
-	c, err := expression.NewBuilder().WithCondition(cond).Build()
+	c, err := store.Cond(nodes.Childless(before.Version))
 	if err != nil {
 		return err
 	}
-	del := store.Delete(nodes.Key(before.ID), nil)
-	del.Delete.ConditionExpression, del.Delete.ExpressionAttributeNames, del.Delete.ExpressionAttributeValues =
-		c.Condition(), c.Names(), c.Values()
+	del := store.Delete(nodes.Key(before.ID), c)
 	parent := before.Path[len(before.Path)-1]
 	sub, err := store.Add(nodes.Key(parent), "children", -1)
 	if err != nil {
 		return err
 	}
 	writes := []store.Write{
-		{Item: del, OnConditionFail: errRefused},
-		{Item: sub},
+		del.FailsWith(errRefused),
+		sub,
 		nodes.ReleaseName(before, problem.Stale()),
-		{Item: store.Delete(counts.Key(before.ID), nil)},
+		store.Delete(counts.Key(before.ID), nil),
 	}
 	err = s.write(r, "deleted", &before, nil, writes...)
 	if errors.Is(err, errRefused) {

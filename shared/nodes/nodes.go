@@ -7,12 +7,13 @@ package nodes
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/oklog/ulid/v2"
 
 	"opsconsole/shared/problem"
@@ -59,8 +60,69 @@ type Item struct {
 	GSI6SK string `dynamodbav:"GSI6SK,omitempty"`
 }
 
+// PK is the partition key of node id: the node's item and the items kept beside it
+// (its counts, its admins, its stream markers) share it.
+func PK(id string) string { return "NODE#" + id }
+
+// SK is the sort key of the node's own item.
+const SK = "NODE"
+
 // Key is the primary key of node id.
-func Key(id string) store.Item { return store.Key("NODE#"+id, "NODE") }
+func Key(id string) store.Item { return store.Key(PK(id), SK) }
+
+// DeletingAttr is the node attribute that marks a node being deleted by a cascade
+// (shared/cascade): from the moment it is set the node blocks its subtree, like a
+// suspension, and takes no new children.
+const DeletingAttr = "deleting"
+
+// Blocking decodes a raw node item read for a lineage check and reports whether it
+// takes its subtree out of service: being deleted, or in a status that blocks
+// (tree.Blocks). The caller check and login-as sessions both ask it.
+func Blocking(raw store.Item) (Item, bool, error) {
+	var it Item
+	if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+		return Item{}, false, err
+	}
+	_, deleting := raw[DeletingAttr]
+	return it, deleting || tree.Blocks(it.Status), nil
+}
+
+// CountChild is the write that counts a new child on its parent. Made in the same
+// transaction as the child, it proves that the parent still exists and is not being
+// deleted (and whatever also adds), and it stops the parent's delete from orphaning
+// the child.
+func CountChild(parentID string, also ...expression.ConditionBuilder) (store.Write, error) {
+	cond := expression.AttributeExists(expression.Name("PK")).
+		And(expression.AttributeNotExists(expression.Name(DeletingAttr)))
+	for _, c := range also {
+		cond = cond.And(c)
+	}
+	return store.AddIf(Key(parentID), "children", 1, cond)
+}
+
+// Childless holds when the node is still at version and has no children: the
+// condition of a node's delete, which the children counter makes exact (a child
+// created a moment ago counts, whatever the indexes show yet).
+func Childless(version int) expression.ConditionBuilder {
+	return expression.Name("version").Equal(expression.Value(version)).And(
+		expression.Or(expression.AttributeNotExists(expression.Name("children")),
+			expression.Name("children").Equal(expression.Value(0))))
+}
+
+// InService is the condition check that node id still exists and is not being
+// deleted, for a write that hangs something (a console user) below it.
+func InService(id string) (store.Write, error) {
+	c, err := store.Cond(expression.AttributeExists(expression.Name("PK")).
+		And(expression.AttributeNotExists(expression.Name(DeletingAttr))))
+	if err != nil {
+		return store.Write{}, err
+	}
+	return store.Check(Key(id), c), nil
+}
+
+// Stamp is the form of every stored timestamp (createdAt, updatedAt): RFC 3339, UTC,
+// to the second.
+func Stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // Node is the item as the tree rules see it.
 func (it Item) Node() tree.Node { return tree.Node{ID: it.ID, Kind: it.Kind, Path: it.Path} }
@@ -82,7 +144,22 @@ var idPrefix = map[tree.Kind]string{
 	tree.KindEndUser:      "eu_",
 }
 
-var idBody = regexp.MustCompile(`^[0-9a-z]{26}$`)
+// idBodyLen is the length of an id after its prefix: a lower-case ULID.
+const idBodyLen = 26
+
+// validBody reports whether b could be a lower-case ULID (a loop, not a package-level
+// regexp, so that it costs nothing at a function's cold start).
+func validBody(b string) bool {
+	if len(b) != idBodyLen {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
 
 // NewID makes a new id for a node of kind.
 func NewID(kind tree.Kind) string {
@@ -92,7 +169,20 @@ func NewID(kind tree.Kind) string {
 // ValidID reports whether id could be the id of a node of kind.
 func ValidID(kind tree.Kind, id string) bool {
 	p, ok := idPrefix[kind]
-	return ok && strings.HasPrefix(id, p) && idBody.MatchString(id[len(p):])
+	return ok && strings.HasPrefix(id, p) && validBody(id[len(p):])
+}
+
+// KindOfID tells the kind of node an id names ("platform" or a prefixed id), or false.
+func KindOfID(id string) (tree.Kind, bool) {
+	if id == tree.PlatformID {
+		return tree.KindPlatform, true
+	}
+	for k, p := range idPrefix {
+		if strings.HasPrefix(id, p) && validBody(id[len(p):]) {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // sep joins a name key and an id in sort keys. It sorts before every character a name
@@ -147,9 +237,9 @@ func (it *Item) SetIndexKeys(filter string, branch bool) {
 // index keys once its fields are complete.
 func NewChild(parent tree.Node, kind tree.Kind, name, status string, now time.Time) Item {
 	id := NewID(kind)
-	ts := now.UTC().Format(time.RFC3339)
+	ts := Stamp(now)
 	it := Item{
-		PK: "NODE#" + id, SK: "NODE", Type: "node", ID: id, Kind: kind,
+		PK: PK(id), SK: SK, Type: "node", ID: id, Kind: kind,
 		ParentID: parent.ID, Path: parent.Lineage(), Name: name, Status: status,
 		Version: 1, CreatedAt: ts, UpdatedAt: ts,
 	}
@@ -172,24 +262,30 @@ func uniqueNamePK(parentID string, kind tree.Kind, name string) string {
 // UniqueNameKey is the key of the unique-key item that holds name among parent's
 // children of kind: a GetItem of it tells whether the name is taken, without claiming it.
 func UniqueNameKey(parentID string, kind tree.Kind, name string) store.Item {
-	return store.Key(uniqueNamePK(parentID, kind, name), "UNIQUE")
+	return store.Key(uniqueNamePK(parentID, kind, name), UniqueSK)
 }
 
-// ClaimName is the transaction item that claims the node's name among its siblings; it fails
+// UniqueSK is the sort key of every unique-key item (names, emails).
+const UniqueSK = "UNIQUE"
+
+// Unique is the unique-key item with partition key pk held by ownerID.
+func Unique(pk, ownerID string) UniqueName {
+	return UniqueName{PK: pk, SK: UniqueSK, Type: "unique", OwnerID: ownerID}
+}
+
+// NameOf is the unique-key item that holds the node's name among its siblings.
+func NameOf(it Item) UniqueName { return Unique(uniqueNamePK(it.ParentID, it.Kind, it.Name), it.ID) }
+
+// ClaimName is the write that claims the node's name among its siblings; it fails
 // with conflict when another sibling holds the name.
 func ClaimName(it Item, conflict error) (store.Write, error) {
-	put, err := store.Put(UniqueName{
-		PK: uniqueNamePK(it.ParentID, it.Kind, it.Name), SK: "UNIQUE", Type: "unique", OwnerID: it.ID,
-	}, store.NotExists())
-	return store.Write{Item: put, OnConditionFail: conflict}, err
+	put, err := store.Put(NameOf(it), store.NotExists())
+	return put.FailsWith(conflict), err
 }
 
-// ReleaseName is the transaction item that frees the node's name, if it still holds it.
+// ReleaseName is the write that frees the node's name, if it still holds it.
 func ReleaseName(it Item, stale error) store.Write {
-	return store.Write{
-		Item:            store.Delete(store.Key(uniqueNamePK(it.ParentID, it.Kind, it.Name), "UNIQUE"), store.AttrIs("ownerId", it.ID)),
-		OnConditionFail: stale,
-	}
+	return store.Delete(UniqueNameKey(it.ParentID, it.Kind, it.Name), store.AttrIs("ownerId", it.ID)).FailsWith(stale)
 }
 
 // MaxName is the longest node name, in characters.

@@ -125,7 +125,7 @@ func (s *Service) decide(r *http.Request, before nodes.Item, sg *item, to, past,
 		if err != nil {
 			return nodes.Item{}, err
 		}
-		writes = append(writes, store.Write{Item: rec, OnConditionFail: problem.Stale()})
+		writes = append(writes, rec.FailsWith(problem.Stale()))
 		sg.Status, sg.DecidedAt, sg.DecidedBy, sg.Reason = to, after.UpdatedAt, caller.UserID, reason
 	}
 	rec, err := audit.Record(r, audit.Change{
@@ -189,11 +189,11 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			api.Logger.ErrorContext(ctx, "approve: the applicant was not invited; invite them with POST /v1/users",
 				"requestId", api.MetaOf(r).RequestID, "organizationId", after.ID, "error", err.Error())
-		} else if _, err := s.Store.UpdateOne(ctx, types.Update{
-			Key: Key(sg.ID), UpdateExpression: awsString("SET #u = :u"),
-			ExpressionAttributeNames:  map[string]string{"#u": "invitedUserId"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: u.ID}},
-		}); err != nil {
+		} else if _, err := s.Store.UpdateOne(ctx, store.Edit(Key(sg.ID), store.Expr{
+			Update: "SET #u = :u",
+			Names:  map[string]string{"#u": "invitedUserId"},
+			Values: map[string]any{":u": u.ID},
+		})); err != nil {
 			api.Logger.ErrorContext(ctx, "approve: the invited user's id was not recorded on the signup",
 				"requestId", api.MetaOf(r).RequestID, "organizationId", after.ID, "error", err.Error())
 		}
@@ -201,8 +201,6 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("ETag", api.ETag(after.Version))
 	return api.WriteJSON(w, http.StatusOK, levels.Organizations.View(after))
 }
-
-func awsString(s string) *string { return &s }
 
 type rejectBody struct {
 	Reason *string `json:"reason"`

@@ -188,7 +188,7 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("the body is invalid", problem.Field("enabled", "is required"))
 	}
 	if *b.Enabled != p.SignupEnabled {
-		cond := expression.AttributeExists(expression.Name("PK")).And(expression.AttributeNotExists(expression.Name("deleting")))
+		cond := expression.AttributeExists(expression.Name("PK")).And(expression.AttributeNotExists(expression.Name(nodes.DeletingAttr)))
 		upd, err := store.Update(nodes.Key(p.ID), store.Item{AttrSignupEnabled: &types.AttributeValueMemberBOOL{Value: *b.Enabled}}, nil, cond)
 		if err != nil {
 			return err
@@ -206,7 +206,7 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := s.Store.Transact(r.Context(), store.Write{Item: upd, OnConditionFail: problem.NotFound(string(tree.KindPartner))}, rec); err != nil {
+		if err := s.Store.Transact(r.Context(), upd.FailsWith(problem.NotFound(string(tree.KindPartner))), rec); err != nil {
 			return err
 		}
 	}
@@ -240,8 +240,6 @@ type item struct {
 
 // Key is the key of the signup of organization id.
 func Key(id string) store.Item { return store.Key("SIGNUP#"+id, "SIGNUP") }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // Accepted is the one answer of a signup.
 type Accepted struct {
@@ -340,7 +338,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 			PK: "SIGNUP#" + id, SK: "SIGNUP", Type: "signup", ID: id, PartnerID: p.ID,
 			OrganizationName: orgName, FirstName: first, LastName: last, Email: email,
 			Status: StatusUnverified, TokenHash: hashToken(token),
-			ExpiresAt: now.Add(Validity).Unix(), CreatedAt: stamp(now),
+			ExpiresAt: now.Add(Validity).Unix(), CreatedAt: nodes.Stamp(now),
 		}, store.NotExists()); err != nil {
 			return err
 		}
@@ -376,7 +374,7 @@ func (s *Service) throttle(ctx context.Context, w http.ResponseWriter, keys []th
 }
 
 func (s *Service) emailTaken(ctx context.Context, email string) (bool, error) {
-	err := s.Store.Get(ctx, store.Key(identity.EmailPK(email), "UNIQUE"), &nodes.UniqueName{})
+	err := s.Store.Get(ctx, identity.EmailKey(email), &nodes.UniqueName{})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -471,7 +469,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 
 	org := levels.Organizations.NewItem(p.Node(), sg.OrganizationName, now)
 	// The organization takes the id the signup was made for, and starts pending.
-	org.ID, org.PK, org.Status = sg.ID, "NODE#"+sg.ID, levels.StatusPending
+	org.ID, org.PK, org.Status = sg.ID, nodes.PK(sg.ID), levels.StatusPending
 	levels.Organizations.SetIndexKeys(&org)
 	put, err := store.Put(org, store.NotExists())
 	if err != nil {
@@ -487,7 +485,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	used, err := store.Update(Key(sg.ID), store.Item{
 		"status":     &types.AttributeValueMemberS{Value: StatusVerified},
-		"verifiedAt": &types.AttributeValueMemberS{Value: stamp(now)},
+		"verifiedAt": &types.AttributeValueMemberS{Value: nodes.Stamp(now)},
 	}, []string{"tokenHash", "expiresAt"},
 		expression.Name("status").Equal(expression.Value(StatusUnverified)).And(expression.Name("tokenHash").Equal(expression.Value(hash))))
 	if err != nil {
@@ -503,10 +501,10 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.Store.Transact(ctx,
-		store.Write{Item: used, OnConditionFail: invalidToken()},
-		store.Write{Item: put, OnConditionFail: invalidToken()},
+		used.FailsWith(invalidToken()),
+		put.FailsWith(invalidToken()),
 		claim,
-		store.Write{Item: count, OnConditionFail: closed()},
+		count.FailsWith(closed()),
 		rec,
 	); err != nil {
 		return err
@@ -514,22 +512,12 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, Verified{OrganizationID: org.ID, OrganizationName: org.Name, Status: org.Status})
 }
 
-// countChild is levels.CountChild, with the condition that the partner still takes
+// countChild is nodes.CountChild, with the condition that the partner still takes
 // signups too.
-func countChild(partnerID string) (types.TransactWriteItem, error) {
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Add(expression.Name("children"), expression.Value(1))).
-		WithCondition(expression.AttributeExists(expression.Name("PK")).
-			And(expression.AttributeNotExists(expression.Name("deleting"))).
-			And(expression.Name(AttrSignupEnabled).Equal(expression.Value(true))).
-			And(expression.Name("status").Equal(expression.Value(levels.StatusActive)))).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return types.TransactWriteItem{Update: &types.Update{
-		Key: nodes.Key(partnerID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, nil
+func countChild(partnerID string) (store.Write, error) {
+	return nodes.CountChild(partnerID,
+		expression.Name(AttrSignupEnabled).Equal(expression.Value(true)),
+		expression.Name("status").Equal(expression.Value(levels.StatusActive)))
 }
 
 // RoleAnonymous is the role of the actor of a change made by someone without a

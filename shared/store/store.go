@@ -124,10 +124,17 @@ func (s *Store) PutIf(ctx context.Context, v any, cond *Condition) error {
 	return nil
 }
 
-// UpdateOne applies one update on its own (a plain UpdateItem: half the cost of a
-// one-item transaction) and returns the item's attributes after it. A failed
-// condition is ErrConditionFailed.
-func (s *Store) UpdateOne(ctx context.Context, u types.Update) (Item, error) {
+// UpdateOne applies one update (built with Update, Add, AddIf or Edit) on its own (a
+// plain UpdateItem: half the cost of a one-item transaction) and returns the item's
+// attributes after it. A failed condition is ErrConditionFailed.
+func (s *Store) UpdateOne(ctx context.Context, w Write) (Item, error) {
+	u := w.item.Update
+	if w.err != nil {
+		return nil, w.err
+	}
+	if u == nil {
+		return nil, errors.New("update one: the write is not an update")
+	}
 	res, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.Table, Key: u.Key, UpdateExpression: u.UpdateExpression,
 		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
@@ -197,11 +204,22 @@ func (s *Store) QueryPage(ctx context.Context, in dynamodb.QueryInput, limit int
 	return p, nil
 }
 
-// Write is one item of a transaction together with the error its condition failing
-// means (nil when it carries no condition).
+// Write is one write of a transaction (a put, an update, a delete or a condition
+// check, built by the functions below) together with the error its condition failing
+// means. Its fields are the store's own: no package outside it builds SDK writes.
 type Write struct {
-	Item            types.TransactWriteItem
-	OnConditionFail error
+	item types.TransactWriteItem
+	fail error
+	// err is why the write could not be built (a value Edit could not marshal): the
+	// transaction it is in fails with it before any call.
+	err error
+}
+
+// FailsWith returns w reporting err when its condition fails (a Write without it
+// fails the transaction with the SDK's cancellation error).
+func (w Write) FailsWith(err error) Write {
+	w.fail = err
+	return w
 }
 
 // Transact writes all items or none. A failed condition is reported as the matching
@@ -215,7 +233,10 @@ type Write struct {
 func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 	items := make([]types.TransactWriteItem, len(writes))
 	for i, w := range writes {
-		items[i] = w.Item
+		if w.err != nil {
+			return w.err
+		}
+		items[i] = w.item
 		setTable(&items[i], s.Table)
 	}
 	for attempt := 0; ; attempt++ {
@@ -237,8 +258,8 @@ func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 		for i, reason := range tce.CancellationReasons {
 			switch aws.ToString(reason.Code) {
 			case "ConditionalCheckFailed":
-				if i < len(writes) && writes[i].OnConditionFail != nil {
-					return writes[i].OnConditionFail
+				if i < len(writes) && writes[i].fail != nil {
+					return writes[i].fail
 				}
 			case "TransactionConflict":
 				conflict = true
@@ -251,6 +272,26 @@ func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 			return err
 		}
 	}
+}
+
+// Retryable reports a transaction cancelled by another transaction on one of its
+// items, or by throttling: trying again shortly succeeds. The SDK does not retry
+// these itself.
+func Retryable(err error) bool {
+	var conflict *types.TransactionConflictException
+	if errors.As(err, &conflict) {
+		return true
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Pause waits d, or less if ctx ends first (then it returns ctx's error): the wait
@@ -282,30 +323,30 @@ func setTable(it *types.TransactWriteItem, table string) {
 	}
 }
 
-// Put builds a transaction item that writes v, with an optional condition.
-func Put(v any, cond *Condition) (types.TransactWriteItem, error) {
+// Put is the write of v (marshalled to an item), with an optional condition.
+func Put(v any, cond *Condition) (Write, error) {
 	av, err := attributevalue.MarshalMap(v)
 	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("marshal item: %w", err)
+		return Write{}, fmt.Errorf("marshal item: %w", err)
 	}
 	p := &types.Put{Item: av}
 	if cond != nil {
 		p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues = cond.parts()
 	}
-	return types.TransactWriteItem{Put: p}, nil
+	return Write{item: types.TransactWriteItem{Put: p}}, nil
 }
 
-// Update builds a transaction item that sets the attributes of set and removes those
-// named in remove on the item with key, when cond holds. Updating in place, rather
-// than putting the whole item, leaves alone the attributes other writers keep (a
-// node's children counter).
-func Update(key Item, set Item, remove []string, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+// Update is the write that sets the attributes of set and removes those named in
+// remove on the item with key, when cond holds. Updating in place, rather than
+// putting the whole item, leaves alone the attributes other writers keep (a node's
+// children counter).
+func Update(key Item, set Item, remove []string, cond expression.ConditionBuilder) (Write, error) {
 	// The builder marshals Go values, not AttributeValues, so the SET and REMOVE
 	// clauses are written here, with placeholders (#a0, :a0) that cannot clash with
 	// the builder's (#0, :0).
 	c, err := expression.NewBuilder().WithCondition(cond).Build()
 	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("update condition: %w", err)
+		return Write{}, fmt.Errorf("update condition: %w", err)
 	}
 	names, values := c.Names(), c.Values()
 	if values == nil {
@@ -330,39 +371,125 @@ func Update(key Item, set Item, remove []string, cond expression.ConditionBuilde
 		expr = append(expr, "REMOVE "+strings.Join(removes, ", "))
 	}
 	if len(expr) == 0 {
-		return types.TransactWriteItem{}, errors.New("update changes nothing")
+		return Write{}, errors.New("update changes nothing")
 	}
 	if len(values) == 0 {
 		values = nil
 	}
-	return types.TransactWriteItem{Update: &types.Update{
+	return Write{item: types.TransactWriteItem{Update: &types.Update{
 		Key: key, UpdateExpression: aws.String(strings.Join(expr, " ")), ConditionExpression: c.Condition(),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}}, nil
+	}}}, nil
 }
 
-// Add builds a transaction item that adds n to the number attribute name of an item
-// that must exist.
-func Add(key Item, name string, n int) (types.TransactWriteItem, error) {
+// Add is the write that adds n to the number attribute name of an item that must
+// exist.
+func Add(key Item, name string, n int) (Write, error) {
+	return AddIf(key, name, n, expression.AttributeExists(expression.Name("PK")))
+}
+
+// AddIf is the write that adds n to the number attribute name of the item with key
+// when cond holds (ADD creates a missing attribute at zero).
+func AddIf(key Item, name string, n int, cond expression.ConditionBuilder) (Write, error) {
 	expr, err := expression.NewBuilder().
 		WithUpdate(expression.Add(expression.Name(name), expression.Value(n))).
-		WithCondition(expression.AttributeExists(expression.Name("PK"))).Build()
+		WithCondition(cond).Build()
 	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("add expression: %w", err)
+		return Write{}, fmt.Errorf("add expression: %w", err)
 	}
-	return types.TransactWriteItem{Update: &types.Update{
+	return Write{item: types.TransactWriteItem{Update: &types.Update{
 		Key: key, UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, nil
+	}}}, nil
 }
 
-// Delete builds a transaction item that deletes key, with an optional condition.
-func Delete(key Item, cond *Condition) types.TransactWriteItem {
+// Delete is the write that deletes key, with an optional condition.
+func Delete(key Item, cond *Condition) Write {
 	d := &types.Delete{Key: key}
 	if cond != nil {
 		d.ConditionExpression, d.ExpressionAttributeNames, d.ExpressionAttributeValues = cond.parts()
 	}
-	return types.TransactWriteItem{Delete: d}
+	return Write{item: types.TransactWriteItem{Delete: d}}
+}
+
+// Check is the write that writes nothing but fails the transaction unless cond holds
+// on the item with key.
+func Check(key Item, cond *Condition) Write {
+	c := &types.ConditionCheck{Key: key}
+	c.ConditionExpression, c.ExpressionAttributeNames, c.ExpressionAttributeValues = cond.parts()
+	return Write{item: types.TransactWriteItem{ConditionCheck: c}}
+}
+
+// Expr is an update written by hand, for what the builders above do not say: ADD to
+// a set or to several counters at once, SET and ADD in one expression. Names and
+// Values hold the placeholders of both Update and Condition; a value is marshalled
+// from its Go form (see Set for a string set).
+type Expr struct {
+	Update string
+	// Condition is optional.
+	Condition string
+	// If, optional too, is a condition built with the SDK's expression builder, in
+	// place of Condition (its placeholders, #0 and :0 on, must not be used by hand).
+	If     *expression.ConditionBuilder
+	Names  map[string]string
+	Values map[string]any
+}
+
+// Edit is the write of a hand-written update to the item with key. A value that
+// cannot be marshalled fails the transaction (or UpdateOne) the write is given to.
+func Edit(key Item, e Expr) Write {
+	u := &types.Update{Key: key, UpdateExpression: aws.String(e.Update), ExpressionAttributeNames: maps.Clone(e.Names)}
+	values := Item{}
+	if e.Condition != "" {
+		u.ConditionExpression = aws.String(e.Condition)
+	}
+	if e.If != nil {
+		c, err := Cond(*e.If)
+		if err != nil {
+			return Write{err: err}
+		}
+		u.ConditionExpression = &c.Expr
+		if u.ExpressionAttributeNames == nil {
+			u.ExpressionAttributeNames = map[string]string{}
+		}
+		maps.Copy(u.ExpressionAttributeNames, c.Names)
+		maps.Copy(values, c.Values)
+	}
+	for k, v := range e.Values {
+		av, err := marshalValue(v)
+		if err != nil {
+			return Write{err: fmt.Errorf("update value %s: %w", k, err)}
+		}
+		values[k] = av
+	}
+	if len(values) > 0 {
+		u.ExpressionAttributeValues = values
+	}
+	return Write{item: types.TransactWriteItem{Update: u}}
+}
+
+// Set is a string set value for an Expr (a []string alone marshals to a list).
+func Set(values ...string) any { return &types.AttributeValueMemberSS{Value: values} }
+
+func marshalValue(v any) (types.AttributeValue, error) {
+	if av, ok := v.(types.AttributeValue); ok {
+		return av, nil
+	}
+	av, err := attributevalue.Marshal(v)
+	if err == nil && av == nil {
+		// The SDK marshals what it cannot store (a func, a channel) to nothing.
+		err = fmt.Errorf("a %T cannot be stored", v)
+	}
+	return av, err
+}
+
+// Cond turns a condition built with the SDK's expression builder into a Condition.
+func Cond(b expression.ConditionBuilder) (*Condition, error) {
+	c, err := expression.NewBuilder().WithCondition(b).Build()
+	if err != nil {
+		return nil, fmt.Errorf("condition: %w", err)
+	}
+	return &Condition{Expr: aws.ToString(c.Condition()), Names: c.Names(), Values: c.Values()}, nil
 }
 
 // Condition is a built condition expression.
@@ -382,6 +509,11 @@ func (c *Condition) parts() (*string, map[string]string, Item) {
 // NotExists holds when no item has the key being written.
 func NotExists() *Condition {
 	return &Condition{Expr: "attribute_not_exists(#pk)", Names: map[string]string{"#pk": "PK"}}
+}
+
+// Exists holds when an item has the key being written.
+func Exists() *Condition {
+	return &Condition{Expr: "attribute_exists(#pk)", Names: map[string]string{"#pk": "PK"}}
 }
 
 // VersionIs holds when the stored item's version is v.

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/store"
@@ -119,18 +118,11 @@ func (l *Limiter) key(k Key, window int64) store.Item {
 
 // add adds n to the key's counter of the window and returns the new count.
 func (l *Limiter) add(ctx context.Context, k Key, window int64, end time.Time, n int) (int, error) {
-	item, err := l.Store.UpdateOne(ctx, types.Update{
-		Key:              l.key(k, window),
-		UpdateExpression: aws.String("ADD #n :n SET #t = :t, #e = :e"),
-		ExpressionAttributeNames: map[string]string{
-			"#n": "attempts", "#t": "type", "#e": "expiresAt",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": &types.AttributeValueMemberN{Value: strconv.Itoa(n)},
-			":t": &types.AttributeValueMemberS{Value: "throttle"},
-			":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(end.Unix(), 10)},
-		},
-	})
+	item, err := l.Store.UpdateOne(ctx, store.Edit(l.key(k, window), store.Expr{
+		Update: "ADD #n :n SET #t = :t, #e = :e",
+		Names:  map[string]string{"#n": "attempts", "#t": "type", "#e": "expiresAt"},
+		Values: map[string]any{":n": n, ":t": "throttle", ":e": end.Unix()},
+	}))
 	if err != nil {
 		return 0, fmt.Errorf("throttle %s: %w", k.Scope, err)
 	}

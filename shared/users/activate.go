@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 )
@@ -31,9 +30,6 @@ const maxToken = 256
 // claim holds item key for claimFor: the update succeeds only if the item exists, has
 // not expired, satisfies extra, and is not held by another request right now.
 func (s *Service) claim(ctx context.Context, key store.Item, now time.Time, extra *expression.ConditionBuilder) error {
-	n := func(v int64) types.AttributeValue {
-		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-	}
 	cond := expression.AttributeExists(expression.Name("PK")).
 		And(expression.Name("expiresAt").GreaterThan(expression.Value(now.Unix()))).
 		And(expression.Or(expression.AttributeNotExists(expression.Name("claimedUntil")),
@@ -41,28 +37,20 @@ func (s *Service) claim(ctx context.Context, key store.Item, now time.Time, extr
 	if extra != nil {
 		cond = cond.And(*extra)
 	}
-	c, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	values := c.Values()
-	values[":claimUntil"] = n(now.Add(claimFor).Unix())
-	names := c.Names()
-	names["#claimed"] = "claimedUntil"
-	_, err = s.Store.UpdateOne(ctx, types.Update{
-		Key: key, UpdateExpression: aws.String("SET #claimed = :claimUntil"),
-		ConditionExpression: c.Condition(), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	})
+	_, err := s.Store.UpdateOne(ctx, store.Edit(key, store.Expr{
+		Update: "SET #claimed = :claimUntil", If: &cond,
+		Names:  map[string]string{"#claimed": "claimedUntil"},
+		Values: map[string]any{":claimUntil": now.Add(claimFor).Unix()},
+	}))
 	return err
 }
 
 // release gives a claimed item back at once.
 func (s *Service) release(ctx context.Context, r *http.Request, key store.Item) {
-	_, err := s.Store.UpdateOne(ctx, types.Update{
-		Key: key, UpdateExpression: aws.String("REMOVE #claimed"),
-		ConditionExpression:      aws.String("attribute_exists(PK)"),
-		ExpressionAttributeNames: map[string]string{"#claimed": "claimedUntil"},
-	})
+	_, err := s.Store.UpdateOne(ctx, store.Edit(key, store.Expr{
+		Update: "REMOVE #claimed", Condition: "attribute_exists(PK)",
+		Names: map[string]string{"#claimed": "claimedUntil"},
+	}))
 	if err != nil && !errors.Is(err, store.ErrConditionFailed) {
 		logError(ctx, r, "a claimed token was not released; it works again in "+claimFor.String(), err)
 	}
@@ -156,7 +144,7 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 	// (4)
 	after := u
 	after.Status, after.ActivationHash = identity.StatusActive, ""
-	after.Version, after.UpdatedAt = u.Version+1, stamp(now)
+	after.Version, after.UpdatedAt = u.Version+1, nodes.Stamp(now)
 	after.SetIndexKeys()
 	cond := expression.Name("status").Equal(expression.Value(identity.StatusInvited)).
 		And(expression.Name("activationHash").Equal(expression.Value(hash)))
@@ -164,10 +152,9 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	upd.OnConditionFail = problem.InvalidToken()
-	writes := []store.Write{upd, {Item: store.Delete(key, exists()), OnConditionFail: problem.InvalidToken()}}
+	writes := []store.Write{upd.FailsWith(problem.InvalidToken()), store.Delete(key, exists()).FailsWith(problem.InvalidToken())}
 	if admins.Counts(after.Role) {
-		writes = append(writes, store.Write{Item: admins.Add(after.NodeID, after.ID)})
+		writes = append(writes, admins.Add(after.NodeID, after.ID))
 	}
 	rec, err := record(r, selfActor(u), "activated", &u, &after)
 	if err != nil {

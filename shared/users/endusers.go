@@ -64,7 +64,7 @@ func (s *Service) inviteEndUser(w http.ResponseWriter, r *http.Request) error {
 			problem.Field("status", "is "+rec.Status))
 	}
 	var owner nodes.UniqueName
-	err := s.Store.Get(ctx, store.Key(identity.EmailPK(rec.Name), "UNIQUE"), &owner)
+	err := s.Store.Get(ctx, identity.EmailKey(rec.Name), &owner)
 	switch {
 	case err == nil:
 		var u identity.UserItem
@@ -146,14 +146,14 @@ func (s *Service) updateMe(w http.ResponseWriter, r *http.Request) error {
 		return api.WriteJSON(w, http.StatusOK, viewOf(before))
 	}
 	now := s.now()
-	after.Version, after.UpdatedAt = before.Version+1, stamp(now)
+	after.Version, after.UpdatedAt = before.Version+1, nodes.Stamp(now)
 	upd, err := updateUser(before, after, nil)
 	if err != nil {
 		return err
 	}
 	writes := []store.Write{upd}
 	if before.NodeKind == tree.KindEndUser {
-		more, err := s.renameRecord(r, before.NodeID, after.FirstName, after.LastName, stamp(now))
+		more, err := s.renameRecord(r, before.NodeID, after.FirstName, after.LastName, nodes.Stamp(now))
 		if err != nil {
 			return err
 		}
@@ -206,5 +206,5 @@ func (s *Service) renameRecord(r *http.Request, id, first, last, now string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return []store.Write{{Item: upd, OnConditionFail: problem.Stale()}, rec}, nil
+	return []store.Write{upd.FailsWith(problem.Stale()), rec}, nil
 }

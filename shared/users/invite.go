@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
@@ -62,7 +61,7 @@ func (s *Service) putActivation(userID, hash string, now time.Time) (store.Write
 		PK: "ACTIVATION#" + hash, SK: "ACTIVATION", Type: "activation", UserID: userID,
 		ExpiresAt: now.Add(ActivationValidity).Unix(),
 	}, store.NotExists())
-	return store.Write{Item: put}, err
+	return put, err
 }
 
 // link is a console URL with query parameters.
@@ -183,7 +182,7 @@ func (s *Service) Invite(r *http.Request, node nodes.Item, email, first, last st
 		// otherwise the account is an orphan of a failed invitation or deletion, and
 		// this invitation adopts it (and never deletes it on failure: a concurrent
 		// invitation may be adopting it too).
-		if err := s.Store.Get(ctx, store.Key(identity.EmailPK(email), "UNIQUE"), &nodes.UniqueName{}); err == nil {
+		if err := s.Store.Get(ctx, identity.EmailKey(email), &nodes.UniqueName{}); err == nil {
 			return identity.UserItem{}, problem.EmailTaken()
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return identity.UserItem{}, err
@@ -216,7 +215,7 @@ func (s *Service) Invite(r *http.Request, node nodes.Item, email, first, last st
 		PK: "USER#" + sub, SK: "USER", Type: "user", ID: sub, Email: email,
 		FirstName: first, LastName: last, Role: role,
 		NodeID: c.node.ID, NodeKind: c.node.Kind, NodePath: c.node.Path,
-		Status: identity.StatusInvited, Version: 1, CreatedAt: stamp(now), UpdatedAt: stamp(now),
+		Status: identity.StatusInvited, Version: 1, CreatedAt: nodes.Stamp(now), UpdatedAt: nodes.Stamp(now),
 		ActivationHash: hash,
 	}
 	if u.NodePath == nil {
@@ -245,7 +244,7 @@ func (s *Service) writeInvite(r *http.Request, u identity.UserItem, now time.Tim
 	if err != nil {
 		return err
 	}
-	emailPut, err := store.Put(nodes.UniqueName{PK: identity.EmailPK(u.Email), SK: "UNIQUE", Type: "unique", OwnerID: u.ID}, store.NotExists())
+	emailPut, err := store.Put(nodes.Unique(identity.EmailPK(u.Email), u.ID), store.NotExists())
 	if err != nil {
 		return err
 	}
@@ -254,15 +253,10 @@ func (s *Service) writeInvite(r *http.Request, u identity.UserItem, now time.Tim
 		return err
 	}
 	// The node must still exist and not be on its way out.
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name("PK")).
-		And(expression.AttributeNotExists(expression.Name("deleting")))).Build()
+	check, err := nodes.InService(u.NodeID)
 	if err != nil {
 		return err
 	}
-	check := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		Key: nodes.Key(u.NodeID), ConditionExpression: cond.Condition(),
-		ExpressionAttributeNames: cond.Names(), ExpressionAttributeValues: cond.Values(),
-	}}
 	gone := problem.NotFound(string(u.NodeKind))
 	gone.Errors = []problem.FieldError{problem.Field("nodeId", "no such "+string(u.NodeKind))}
 	rec, err := record(r, nil, "invited", nil, &u)
@@ -270,10 +264,10 @@ func (s *Service) writeInvite(r *http.Request, u identity.UserItem, now time.Tim
 		return err
 	}
 	return s.Store.Transact(r.Context(),
-		store.Write{Item: userPut, OnConditionFail: problem.EmailTaken()},
-		store.Write{Item: emailPut, OnConditionFail: problem.EmailTaken()},
+		userPut.FailsWith(problem.EmailTaken()),
+		emailPut.FailsWith(problem.EmailTaken()),
 		act,
-		store.Write{Item: check, OnConditionFail: gone},
+		check.FailsWith(gone),
 		rec,
 	)
 }
@@ -331,7 +325,7 @@ func (s *Service) resendInvite(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	token, hash := newToken()
 	after := before
-	after.ActivationHash, after.Version, after.UpdatedAt = hash, before.Version+1, stamp(now)
+	after.ActivationHash, after.Version, after.UpdatedAt = hash, before.Version+1, nodes.Stamp(now)
 	cond := expression.Name("status").Equal(expression.Value(identity.StatusInvited))
 	upd, err := updateUser(before, after, &cond)
 	if err != nil {
@@ -343,7 +337,7 @@ func (s *Service) resendInvite(w http.ResponseWriter, r *http.Request) error {
 	}
 	writes := []store.Write{upd, act}
 	if before.ActivationHash != "" {
-		writes = append(writes, store.Write{Item: store.Delete(ActivationKey(before.ActivationHash), nil)})
+		writes = append(writes, store.Delete(ActivationKey(before.ActivationHash), nil))
 	}
 	rec, err := record(r, nil, "invite_resent", &before, &after)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 )
@@ -40,7 +41,7 @@ func notSelf(r *http.Request, u identity.UserItem, what string) error {
 // leaveAdmins is the write that takes u out of their node's active admins, refused
 // with last-admin when they are the last one.
 func leaveAdmins(u identity.UserItem) store.Write {
-	return store.Write{Item: admins.Remove(u.NodeID, u.ID), OnConditionFail: problem.LastAdmin()}
+	return admins.Remove(u.NodeID, u.ID).FailsWith(problem.LastAdmin())
 }
 
 type updateBody struct {
@@ -100,7 +101,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("ETag", api.ETag(before.Version))
 		return api.WriteJSON(w, http.StatusOK, viewOf(before))
 	}
-	after.Version, after.UpdatedAt = before.Version+1, stamp(s.now())
+	after.Version, after.UpdatedAt = before.Version+1, nodes.Stamp(s.now())
 	upd, err := updateUser(before, after, nil)
 	if err != nil {
 		return err
@@ -111,7 +112,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 		case was && !is:
 			writes = append(writes, leaveAdmins(before))
 		case !was && is:
-			writes = append(writes, store.Write{Item: admins.Add(after.NodeID, after.ID)})
+			writes = append(writes, admins.Add(after.NodeID, after.ID))
 		}
 	}
 	rec, err := record(r, nil, "updated", &before, &after)
@@ -130,7 +131,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) transition(r *http.Request, before identity.UserItem, to, verb string) (identity.UserItem, error) {
 	now := s.now()
 	after := before
-	after.Status, after.Version, after.UpdatedAt = to, before.Version+1, stamp(now)
+	after.Status, after.Version, after.UpdatedAt = to, before.Version+1, nodes.Stamp(now)
 	if to == identity.StatusDeactivated {
 		// Sessions end with the deactivation: the API refuses every token issued
 		// before now, even after a reactivation (the user signs in again).
@@ -145,7 +146,7 @@ func (s *Service) transition(r *http.Request, before identity.UserItem, to, verb
 	writes := []store.Write{upd}
 	if admins.Counts(before.Role) {
 		if to == identity.StatusActive {
-			writes = append(writes, store.Write{Item: admins.Add(after.NodeID, after.ID)})
+			writes = append(writes, admins.Add(after.NodeID, after.ID))
 		} else if before.Status == identity.StatusActive {
 			writes = append(writes, leaveAdmins(before))
 		}
@@ -238,14 +239,14 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writes := []store.Write{
-		{Item: store.Delete(identity.UserKey(before.ID), store.VersionIs(before.Version)), OnConditionFail: problem.Stale()},
-		{Item: store.Delete(store.Key(identity.EmailPK(before.Email), "UNIQUE"), store.AttrIs("ownerId", before.ID))},
+		store.Delete(identity.UserKey(before.ID), store.VersionIs(before.Version)).FailsWith(problem.Stale()),
+		store.Delete(identity.EmailKey(before.Email), store.AttrIs("ownerId", before.ID)),
 	}
 	if before.Status == identity.StatusActive && admins.Counts(before.Role) {
 		writes = append(writes, leaveAdmins(before))
 	}
 	if before.ActivationHash != "" {
-		writes = append(writes, store.Write{Item: store.Delete(ActivationKey(before.ActivationHash), nil)})
+		writes = append(writes, store.Delete(ActivationKey(before.ActivationHash), nil))
 	}
 	rec, err := record(r, nil, "deleted", &before, nil)
 	if err != nil {

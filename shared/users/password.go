@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -153,7 +152,7 @@ func (s *Service) throttled(w http.ResponseWriter, r *http.Request, scope, email
 // activeUserByEmail finds the active console user with email, or nil.
 func (s *Service) activeUserByEmail(ctx context.Context, email string) (*identity.UserItem, error) {
 	var owner nodes.UniqueName
-	err := s.Store.Get(ctx, store.Key(identity.EmailPK(email), "UNIQUE"), &owner)
+	err := s.Store.Get(ctx, identity.EmailKey(email), &owner)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -297,12 +296,11 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 		return problem.InvalidCode()
 	}
 	if subtle.ConstantTimeCompare([]byte(hashCode(pending.Salt, *b.Code)), []byte(pending.CodeHash)) != 1 {
-		_, err := s.Store.UpdateOne(ctx, types.Update{
-			Key: key, UpdateExpression: aws.String("ADD #a :one"),
-			ConditionExpression:       aws.String("#h = :h"),
-			ExpressionAttributeNames:  map[string]string{"#a": "attempts", "#h": "codeHash"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}, ":h": &types.AttributeValueMemberS{Value: pending.CodeHash}},
-		})
+		_, err := s.Store.UpdateOne(ctx, store.Edit(key, store.Expr{
+			Update: "ADD #a :one", Condition: "#h = :h",
+			Names:  map[string]string{"#a": "attempts", "#h": "codeHash"},
+			Values: map[string]any{":one": 1, ":h": pending.CodeHash},
+		}))
 		if err != nil && !errors.Is(err, store.ErrConditionFailed) {
 			return err
 		}
@@ -335,7 +333,7 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	del := store.Write{Item: store.Delete(key, store.AttrIs("codeHash", pending.CodeHash)), OnConditionFail: problem.InvalidCode()}
+	del := store.Delete(key, store.AttrIs("codeHash", pending.CodeHash)).FailsWith(problem.InvalidCode())
 	// The API refuses the tokens issued before the reset (API Gateway would accept
 	// them until they expire).
 	signOut, err := store.Update(identity.UserKey(u.ID),
@@ -344,7 +342,7 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.Transact(ctx, del, store.Write{Item: signOut, OnConditionFail: problem.InvalidCode()}, rec); err != nil {
+	if err := s.Store.Transact(ctx, del, signOut.FailsWith(problem.InvalidCode()), rec); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

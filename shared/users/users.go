@@ -17,7 +17,6 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -178,15 +177,11 @@ func targetNode(u identity.UserItem) tree.Node {
 	return tree.Node{ID: "user#" + u.ID, Kind: userKind, Path: nodeOf(u).Lineage()}
 }
 
-// Cognito subjects are UUIDs; anything that cannot be one is answered like a missing
-// user without a read.
-var validID = regexp.MustCompile(`^[0-9A-Za-z-]{1,128}$`)
-
 // target loads the user the path names. A user outside the caller's branch is then
 // answered by the middleware exactly like a missing one: "user not found".
 func (s *Service) target(r *http.Request) (tree.Node, any, error) {
 	id := r.PathValue("id")
-	if !validID.MatchString(id) {
+	if !tree.ValidUserID(id) {
 		return tree.Node{}, nil, problem.NotFound(string(userKind))
 	}
 	var u identity.UserItem
@@ -210,27 +205,14 @@ func roleAllows(r *http.Request, op tree.Operation) error {
 	return nil
 }
 
-// nodeKinds are the kinds of node console users are invited at, and the admin role
-// each holds.
-var adminRoleOf = map[tree.Kind]tree.Role{
-	tree.KindPlatform:     tree.RolePlatformAdmin,
-	tree.KindDistributor:  tree.RoleDistributorAdmin,
-	tree.KindPartner:      tree.RolePartnerAdmin,
-	tree.KindOrganization: tree.RoleOrganizationAdmin,
-	tree.KindCompany:      tree.RoleCompanyAdmin,
-}
-
-// kindOfID tells the kind of node an id names ("platform" or a prefixed id), or false.
+// kindOfID tells the kind of node an id names, or false for an id that names no node
+// console users are invited at (an end user's record has none).
 func kindOfID(id string) (tree.Kind, bool) {
-	if id == tree.PlatformID {
-		return tree.KindPlatform, true
+	k, ok := nodes.KindOfID(id)
+	if _, admins := tree.AdminRole(k); !ok || !admins {
+		return "", false
 	}
-	for _, k := range []tree.Kind{tree.KindDistributor, tree.KindPartner, tree.KindOrganization, tree.KindCompany} {
-		if nodes.ValidID(k, id) {
-			return k, true
-		}
-	}
-	return "", false
+	return k, true
 }
 
 const nodeIDRule = "must be the id of the platform (platform), a distributor, a partner, an organization or a company"
@@ -250,7 +232,7 @@ func roleRule(caller tree.Caller, role tree.Role, kind tree.Kind) error {
 	if !caller.Role.AtLeast(role) {
 		return problem.Forbidden("you may not give a role above your own (" + string(caller.Role) + ")")
 	}
-	if want := adminRoleOf[kind]; role != want {
+	if want, _ := tree.AdminRole(kind); role != want {
 		return problem.Invalid("the role does not belong to the node's level",
 			problem.Field("role", "must be "+string(want)+" for a user of a "+string(kind)))
 	}
@@ -318,7 +300,7 @@ func updateUser(before, after identity.UserItem, cond *expression.ConditionBuild
 		c = c.And(*cond)
 	}
 	upd, err := store.Update(identity.UserKey(before.ID), set, remove, c)
-	return store.Write{Item: upd, OnConditionFail: problem.Stale()}, err
+	return upd.FailsWith(problem.Stale()), err
 }
 
 // record is the change record of a change to a user, made by the caller of r (or,
@@ -344,8 +326,6 @@ func record(r *http.Request, actor *audit.Actor, verb string, before, after *ide
 func selfActor(u identity.UserItem) *audit.Actor {
 	return &audit.Actor{UserID: u.ID, Email: u.Email, Role: string(u.Role)}
 }
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // invalidTransition refuses an action from the user's current status.
 func invalidTransition(u identity.UserItem, what string) error {
