@@ -288,8 +288,6 @@ func (c *Consumer) parentGone(ctx context.Context, prev marker, found bool) erro
 	return nil
 }
 
-
-
 // backoff is the pause before attempt+1: 10 ms doubled per attempt, half of it
 // jittered so that two writers that conflicted do not meet again.
 func backoff(attempt int) time.Duration {
