@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/textproto"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -39,8 +41,52 @@ func logLevel() slog.Level {
 // Lambda adapts an http.Handler to an HTTP API function. ProxyWithContext (never
 // Proxy) takes the request context from the Lambda event, where a client cannot forge
 // it through a header.
+//
+// Two repairs come before the adapter sees the event:
+//   - HTTP APIs deliver rawPath (and requestContext.http.path) percent-decoded: a
+//     request for /v1/end-users/%01/deactivate arrives as a path holding the byte 0x01.
+//     The adapter pastes rawPath into a URL and parses it, which fails on a control
+//     character ("invalid control character in URL"), and misreads a decoded '%', '?'
+//     or '#'. Escaping the path first gives the handler exactly the decoded path
+//     again, so its routes answer 404 or 400 like for any other unknown id.
+//   - The adapter splits every header on commas into several values; the handler
+//     would then read only the first (If-Match: ",x" looked absent). Each header is put
+//     back as the one comma-joined value API Gateway sent (see restoreHeaders).
 func Lambda(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpadapter.NewV2(h).ProxyWithContext
+	proxy := httpadapter.NewV2(restoreHeaders(h)).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		path := ev.RawPath
+		if path == "" {
+			path = ev.RequestContext.HTTP.Path
+		}
+		ev.RawPath = EscapeDecodedPath(path)
+		return proxy(context.WithValue(ctx, rawHeadersKey{}, ev.Headers), ev)
+	}
+}
+
+// EscapeDecodedPath percent-encodes a decoded request path so that parsing it as a URL
+// gives back the same path: every byte that may not stand literally in a path segment
+// (controls, space, '%', '?', '#', non-ASCII, ...) is escaped; '/' separates segments.
+func EscapeDecodedPath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+type rawHeadersKey struct{}
+
+// restoreHeaders gives each request header the single value of the event's headers
+// map (API Gateway joins repeated headers with commas), undoing the adapter's split.
+func restoreHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if raw, ok := r.Context().Value(rawHeadersKey{}).(map[string]string); ok {
+			for k, v := range raw {
+				ck := textproto.CanonicalMIMEHeaderKey(k)
+				if _, present := r.Header[ck]; present {
+					r.Header[ck] = []string{v}
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Meta is what API Gateway tells about a request.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -51,10 +52,12 @@ var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 // caller: two callers never share one.
 func Idempotent(st *store.Store, h Handler) Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" {
+		vs, present := r.Header["Idempotency-Key"]
+		if !present {
 			return h(w, r)
 		}
+		// An empty key is refused, not taken for an absent one: the client meant retries to be safe.
+		key := strings.Join(vs, ",")
 		if !validIdempotencyKey(key) {
 			return problem.Invalid("the Idempotency-Key header is invalid",
 				problem.Field("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)))
@@ -158,7 +161,7 @@ func replay(ctx context.Context, st *store.Store, w http.ResponseWriter, claim i
 }
 
 func validIdempotencyKey(k string) bool {
-	if len(k) > MaxIdempotencyKey {
+	if len(k) == 0 || len(k) > MaxIdempotencyKey {
 		return false
 	}
 	for i := 0; i < len(k); i++ {

@@ -64,6 +64,11 @@ func decode(r *http.Request, dst any) ([]byte, error) {
 	if err := dec.Decode(dst); err != nil {
 		return nil, jsonProblem(err)
 	}
+	// Decoding null into a struct succeeds and changes nothing; every body here is an
+	// object, so a null one is refused like an array or a string.
+	if string(bytes.TrimSpace(body)) == "null" {
+		return nil, problem.MalformedJSON("the body must be a JSON object")
+	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, problem.MalformedJSON("the body holds more than one JSON value")
 	}
@@ -114,12 +119,15 @@ func jsonKind(goKind string) string {
 func ETag(version int) string { return strconv.Quote(strconv.Itoa(version)) }
 
 // IfMatch reads the If-Match header: ok is false when it is absent. A value that is
-// not one of our ETags is a 400.
+// not one of our ETags is a 400, an empty one included: a client that sends If-Match
+// means to guard its change, so an empty or unreadable header never counts as absent.
+// Only one ETag is taken (a list such as `"1", "2"` is a 400), and not `*`.
 func IfMatch(r *http.Request) (version int, ok bool, err error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" {
+	vs, present := r.Header["If-Match"]
+	if !present {
 		return 0, false, nil
 	}
+	h := strings.TrimSpace(strings.Join(vs, ","))
 	s, err := strconv.Unquote(strings.TrimPrefix(h, "W/"))
 	if err != nil {
 		return 0, false, problem.InvalidPrecondition()

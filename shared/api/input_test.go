@@ -26,6 +26,8 @@ func TestDecodeJSON(t *testing.T) {
 		{"malformed JSON", "application/json", `{"name":`, 400, "malformed-json", "body"},
 		{"not an object", "application/json", `[1,2]`, 400, "malformed-json", "body"},
 		{"an empty body", "application/json", ``, 400, "malformed-json", "body"},
+		{"a null body", "application/json", `null`, 400, "malformed-json", "body"},
+		{"a null body with spaces", "application/json", " null\n", 400, "malformed-json", "body"},
 		{"an unknown field", "application/json", `{"name":"a","admin":true}`, 400, "validation", "admin"},
 		{"a wrong type", "application/json", `{"name":5}`, 400, "validation", "name"},
 		{"trailing data", "application/json", `{"name":"a"} {}`, 400, "malformed-json", "body"},
@@ -65,13 +67,23 @@ func TestDecodeJSON(t *testing.T) {
 }
 
 func TestIfMatch(t *testing.T) {
+	t.Run("absent", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodPatch, "/", nil)
+		if v, ok, err := IfMatch(r); v != 0 || ok || err != nil {
+			t.Fatalf("IfMatch = %d %v %v", v, ok, err)
+		}
+	})
 	cases := []struct {
 		header  string
 		version int
 		present bool
 		bad     bool
 	}{
-		{"", 0, false, false},
+		{"", 0, false, true}, // sent empty: refused, never taken for absent
+		{"  ", 0, false, true},
+		{",s<", 0, false, true},
+		{`"1", "2"`, 0, false, true},
+		{`*`, 0, false, true},
 		{`"3"`, 3, true, false},
 		{`W/"3"`, 3, true, false},
 		{`3`, 0, false, true},
