@@ -4,18 +4,20 @@
 #   moto            moto server: Cognito IdP, SQS, KMS, SES (PyPI, in a venv)
 #   maildev         SMTP server with a web UI and REST API (npm)
 #   sam             AWS SAM CLI (PyPI, in a venv)
+#   schemathesis    the OpenAPI fuzzer of the fuzzing gate (PyPI, in a venv)
 # Each tool goes to .cache/<tool>-<version>/ and is marked done by an .installed file
 # there; a stable symlink .cache/<tool> (.cache/sam-venv for SAM) points at the pinned
 # version, which is what infra/local and the Makefile use. Idempotent: a tool whose
 # marker exists is skipped, so a second run takes well under a second.
 #
-# Usage: infra/install.sh [all|services|sam|dynamodb-local|moto|maildev]...
+# Usage: infra/install.sh [all|services|sam|schemathesis|dynamodb-local|moto|maildev]...
 set -euo pipefail
 
 DYNAMODB_LOCAL_VERSION=3.3.1
 MOTO_VERSION=5.2.5
 MAILDEV_VERSION=3.0.0
 SAM_CLI_VERSION=1.170.0
+SCHEMATHESIS_VERSION=4.32.5
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
@@ -23,18 +25,19 @@ CACHE="$ROOT/.cache"
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- selection
-want_dynamodb=0 want_moto=0 want_maildev=0 want_sam=0
+want_dynamodb=0 want_moto=0 want_maildev=0 want_sam=0 want_st=0
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all) want_dynamodb=1 want_moto=1 want_maildev=1 want_sam=1 ;;
+    all) want_dynamodb=1 want_moto=1 want_maildev=1 want_sam=1 want_st=1 ;;
     services) want_dynamodb=1 want_moto=1 want_maildev=1 ;;
     sam) want_sam=1 ;;
+    schemathesis) want_st=1 ;;
     dynamodb-local|dynamodb) want_dynamodb=1 ;;
     moto) want_moto=1 ;;
     maildev) want_maildev=1 ;;
     -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown tool '$arg' (want: all, services, sam, dynamodb-local, moto, maildev)" ;;
+    *) die "unknown tool '$arg' (want: all, services, sam, schemathesis, dynamodb-local, moto, maildev)" ;;
   esac
 done
 
@@ -45,8 +48,8 @@ if (( want_dynamodb )); then
   need java "Java 17+ runs DynamoDB Local; e.g. apt-get install openjdk-17-jre-headless"
   need mvn "Maven downloads DynamoDB Local; e.g. apt-get install maven"
 fi
-if (( want_moto || want_sam )); then
-  need python3 "Python 3.9+ with venv runs moto and SAM CLI; e.g. apt-get install python3-venv"
+if (( want_moto || want_sam || want_st )); then
+  need python3 "Python 3.9+ with venv runs moto, SAM CLI and schemathesis; e.g. apt-get install python3-venv"
 fi
 if (( want_maildev )); then
   need node "Node.js 20+ runs maildev"
@@ -141,6 +144,13 @@ install_sam() {
   SAM_CLI_TELEMETRY=0 "$dir/bin/sam" --version
 }
 
+install_schemathesis() {
+  local dir=$1
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --disable-pip-version-check -q "schemathesis==$SCHEMATHESIS_VERSION"
+  "$dir/bin/st" --version
+}
+
 # The tools install in parallel (each into its own directory); a failure is reported
 # after all have finished.
 pids=()
@@ -148,6 +158,7 @@ pids=()
 (( want_moto )) && { step moto "$MOTO_VERSION" "$CACHE/moto-$MOTO_VERSION" moto install_moto & pids+=($!); }
 (( want_maildev )) && { step maildev "$MAILDEV_VERSION" "$CACHE/maildev-$MAILDEV_VERSION" maildev install_maildev & pids+=($!); }
 (( want_sam )) && { step sam-cli "$SAM_CLI_VERSION" "$CACHE/sam-cli-$SAM_CLI_VERSION" sam-venv install_sam & pids+=($!); }
+(( want_st )) && { step schemathesis "$SCHEMATHESIS_VERSION" "$CACHE/schemathesis-$SCHEMATHESIS_VERSION" schemathesis install_schemathesis & pids+=($!); }
 failed=0
 for pid in "${pids[@]}"; do
   wait "$pid" || failed=1
