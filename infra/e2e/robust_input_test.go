@@ -123,7 +123,9 @@ func TestInviteEndUserAnswersAsDocumented(t *testing.T) {
 	p := createPartner(t, tok, dist.ID, unique("Robust Invite P"))
 	o := createOrganization(t, tok, p.ID, unique("Robust Invite O"))
 	c := createCompany(t, tok, o.ID, unique("Robust Invite C"))
-	t.Cleanup(func() { do(t, req{method: "DELETE", path: "/v1/distributors/" + dist.ID + "?cascade=true", token: tok}) })
+	t.Cleanup(func() {
+		do(t, req{method: "DELETE", path: "/v1/distributors/" + dist.ID + "?cascade=true", token: tok})
+	})
 	stamp := strings.ReplaceAll(strings.ToLower(unique("r")), " ", "")
 	e1 := createEndUser(t, tok, c.ID, "inv1-"+stamp+"@example.com")
 	e2 := createEndUser(t, tok, c.ID, "inv2-"+stamp+"@example.com")
