@@ -13,15 +13,46 @@ import (
 	"opsconsole/shared/store"
 )
 
-// entryItem is an audit entry as stored in one node's audit partition.
+// entryItem is an audit entry as stored in one node's audit partition, or in its
+// target's history partition (which alone carries the scope: the lineage whose
+// admins may read that history).
 type entryItem struct {
 	PK    string `dynamodbav:"PK"`
 	SK    string `dynamodbav:"SK"`
 	Type  string `dynamodbav:"type"`
 	Entry `dynamodbav:",inline"`
+	Scope []string `dynamodbav:"scope,omitempty"`
 }
 
+// entryKey is the partition of a node's audit log: every entry of its subtree.
 func entryKey(nodeID string) string { return "AUDIT#" + nodeID }
+
+// targetKey is the partition of one thing's history: every entry about it, kept
+// after the thing itself is deleted.
+func targetKey(targetID string) string { return "AUDITT#" + targetID }
+
+// Items are the items one change record becomes: its entry in the audit partition of
+// each node of scope (root first), then in its target's history. Their keys are fixed
+// by the entry, so writing them again changes nothing.
+func Items(e Entry, scope []string) ([]store.Item, error) {
+	sk := e.At + "#" + e.ID
+	out := make([]store.Item, 0, len(scope)+1)
+	for _, node := range scope {
+		av, err := attributevalue.MarshalMap(entryItem{PK: entryKey(node), SK: sk, Type: "audit", Entry: e})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, av)
+	}
+	if e.Target.ID != "" {
+		av, err := attributevalue.MarshalMap(entryItem{PK: targetKey(e.Target.ID), SK: sk, Type: "audit", Entry: e, Scope: scope})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, av)
+	}
+	return out, nil
+}
 
 // Consumer turns stream records of change records into audit entries.
 type Consumer struct {
@@ -60,13 +91,11 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 			continue
 		}
 		p := pending{seq: rec.Change.SequenceNumber}
-		for _, node := range ch.Scope {
-			av, err := attributevalue.MarshalMap(entryItem{
-				PK: entryKey(node), SK: ch.At + "#" + ch.ID, Type: "audit", Entry: ch.Entry,
-			})
-			if err != nil {
-				return resp, fmt.Errorf("marshal entry: %w", err)
-			}
+		items, err := Items(ch.Entry, ch.Scope)
+		if err != nil {
+			return resp, fmt.Errorf("marshal entry: %w", err)
+		}
+		for _, av := range items {
 			p.entries = append(p.entries, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
 		}
 		work = append(work, p)

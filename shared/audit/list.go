@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -12,6 +15,7 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/cursor"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
@@ -23,9 +27,21 @@ func logger() *slog.Logger { return api.Logger }
 type Page struct {
 	Items      []Entry `json:"items"`
 	NextCursor *string `json:"nextCursor"`
+	// StoppedEarly is set when the page holds fewer than limit entries although the
+	// log goes on: the filters matched too few of the entries this request could read
+	// within its budget (ReadBudget). NextCursor continues where it stopped.
+	StoppedEarly bool `json:"stoppedEarly"`
 }
 
-// Lister serves GET /v1/audit-logs: the caller's subtree's log, newest first.
+// ReadBudget bounds the entries one request evaluates when a filter is not a key
+// condition (action, targetType, actorId): about 1 MB of entries, a few tens of read
+// units, well inside the function's timeout. A page that finds fewer than limit
+// matches within it says so (Page.StoppedEarly) rather than read on without bound.
+const ReadBudget = 1000
+
+// Lister serves GET /v1/audit-logs: the log of a node's subtree (the caller's own by
+// default, any node in their branch with nodeId), or the history of one thing
+// (targetId), newest first.
 type Lister struct {
 	Store   *store.Store
 	Cursors cursor.Signer
@@ -38,6 +54,57 @@ func (l *Lister) Operation() api.Operation {
 		ID: tree.OpAuditLogsList, Method: http.MethodGet, Path: "/v1/audit-logs", Kind: "audit log",
 		Callers: l.Callers, Handle: l.list,
 	}
+}
+
+// Filters are the query parameters of the list besides limit and cursor.
+var Filters = []string{"nodeId", "targetId", "from", "to", "action", "targetType", "actorId"}
+
+var (
+	// nodeIDPattern is any node's id: the platform or a node id of some kind.
+	nodeIDPattern = regexp.MustCompile(`^(platform|(dst|prt|org|cmp|eu)_[0-9a-z]{26})$`)
+	// targetIDPattern admits every id the API hands out (node ids, user subjects,
+	// session ids) and nothing that could be mistaken for a key separator.
+	targetIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
+	// actionPattern is an action (node.created) or a prefix of one ending in a dot.
+	actionPattern     = regexp.MustCompile(`^[a-z][a-z_.-]{0,99}$`)
+	targetTypePattern = regexp.MustCompile(`^[a-z][a-z_]{0,49}$`)
+	actorIDPattern    = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
+)
+
+// query is a validated list request.
+type query struct {
+	nodeID, targetID string
+	// from and to bound the sort key (see timeRange).
+	from, to string
+	// action is exact, or a prefix when actionPrefix.
+	action       string
+	actionPrefix bool
+	targetType   string
+	actorID      string
+}
+
+// parseQuery validates the filters of a list request.
+func parseQuery(filters map[string]string) (query, error) {
+	var q query
+	var errs []problem.FieldError
+	q.from, q.to, errs = timeRange(filters)
+	check := func(name string, re *regexp.Regexp, message string) string {
+		v, ok := filters[name]
+		if ok && !re.MatchString(v) {
+			errs = append(errs, problem.Field(name, message))
+		}
+		return v
+	}
+	q.nodeID = check("nodeId", nodeIDPattern, "must be the id of a node (platform, dst_…, prt_…, org_…, cmp_… or eu_…)")
+	q.targetID = check("targetId", targetIDPattern, "must be an id: 1 to 128 letters, digits and _.:@-")
+	q.action = check("action", actionPattern, "must be an action such as organization.created, or a prefix of one ending in a dot such as organization.")
+	q.actionPrefix = strings.HasSuffix(q.action, ".")
+	q.targetType = check("targetType", targetTypePattern, "must be a target type such as organization")
+	q.actorID = check("actorId", actorIDPattern, "must be a user id: 1 to 128 letters, digits and _.:@-")
+	if len(errs) > 0 {
+		return q, problem.Invalid("the query string is invalid", errs...)
+	}
+	return q, nil
 }
 
 // timeRange validates the from and to filters and turns them into the sort key bounds
@@ -71,71 +138,181 @@ func timeRange(filters map[string]string) (from, to string, errs []problem.Field
 	return from, to, errs
 }
 
+// input builds the Query of q over the log of node: the node's audit partition, or
+// with a targetId the target's history partition, where only the entries whose scope
+// holds node are the caller's to see. Time is the sort key; everything else filters.
+func (q query) input(node string) (in dynamodb.QueryInput, filtered bool, err error) {
+	pk := entryKey(node)
+	var conds []expression.ConditionBuilder
+	if q.targetID != "" {
+		pk = targetKey(q.targetID)
+		// Entries of one target share its lineage, so this filter drops all or none of
+		// a page: it costs no extra reads.
+		conds = append(conds, expression.Contains(expression.Name("scope"), node))
+	}
+	key := expression.Key("PK").Equal(expression.Value(pk))
+	switch sk := expression.Key("SK"); {
+	case q.from != "" && q.to != "":
+		key = key.And(sk.Between(expression.Value(q.from), expression.Value(q.to)))
+	case q.from != "":
+		key = key.And(sk.GreaterThanEqual(expression.Value(q.from)))
+	case q.to != "":
+		key = key.And(sk.LessThanEqual(expression.Value(q.to)))
+	}
+	switch {
+	case q.action != "" && q.actionPrefix:
+		conds = append(conds, expression.Name("action").BeginsWith(q.action))
+		filtered = true
+	case q.action != "":
+		conds = append(conds, expression.Name("action").Equal(expression.Value(q.action)))
+		filtered = true
+	}
+	if q.targetType != "" {
+		conds = append(conds, expression.Name("target.type").Equal(expression.Value(q.targetType)))
+		filtered = true
+	}
+	if q.actorID != "" {
+		// The acting user, or the real user behind a login-as session.
+		conds = append(conds, expression.Name("actor.userId").Equal(expression.Value(q.actorID)).
+			Or(expression.Name("actor.impersonator.userId").Equal(expression.Value(q.actorID))))
+		filtered = true
+	}
+	b := expression.NewBuilder().WithKeyCondition(key)
+	if len(conds) == 1 {
+		b = b.WithFilter(conds[0])
+	} else if len(conds) > 1 {
+		b = b.WithFilter(expression.And(conds[0], conds[1], conds[2:]...))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return in, false, err
+	}
+	return dynamodb.QueryInput{
+		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: new(bool),
+	}, filtered, nil
+}
+
+// reader runs one Query from start that evaluates at most n items.
+type reader func(ctx context.Context, n int, start store.Item) (store.Read, error)
+
+// collected is what collect gathered for one page.
+type collected struct {
+	items        []store.Item
+	next         store.Item
+	stoppedEarly bool
+}
+
+// collect reads a page of limit matching items. Without a non-key filter every item
+// read matches, so one Query of limit+1 items makes the page (the extra one tells
+// whether a next page exists). With one, it reads on, Query after Query (each reading
+// more than the last), until it has limit+1 matches, the range ends, or budget items
+// were evaluated; a short page that
+// stopped on the budget says so, and its next key is where the reading stopped.
+func collect(ctx context.Context, read reader, limit, budget int, filtered bool, start store.Item) (collected, error) {
+	var out collected
+	left := budget
+	for reads := 0; ; reads++ {
+		n := limit + 1 - len(out.items)
+		if filtered {
+			// Read twice what is missing, then eight times, 32 times …: a common
+			// match fills the page from a short read, a rare one reaches the budget in
+			// a few Queries.
+			n = min(left, n<<(1+2*min(reads, 5)))
+		}
+		r, err := read(ctx, n, start)
+		if err != nil {
+			return out, err
+		}
+		out.items = append(out.items, r.Items...)
+		left -= r.Scanned
+		start = r.Next
+		if len(out.items) > limit {
+			out.items = out.items[:limit]
+			last := out.items[limit-1]
+			out.next = store.Item{"PK": last["PK"], "SK": last["SK"]}
+			return out, nil
+		}
+		if start == nil {
+			return out, nil
+		}
+		if !filtered || left <= 0 {
+			// Unfiltered, the 1 MB cap alone can stop a Query short; the page is what
+			// it read.
+			out.next = start
+			out.stoppedEarly = filtered && len(out.items) < limit
+			return out, nil
+		}
+	}
+}
+
 func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := api.ParseList(r, "from", "to", "action", "targetType", "actorId")
+	lq, err := api.ParseList(r, Filters...)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(lq.Filters)
 	if err != nil {
 		return err
 	}
 	caller := api.CallerOf(r.Context())
-	from, to, errs := timeRange(q.Filters)
-	for _, name := range []string{"action", "targetType", "actorId"} {
-		if v, ok := q.Filters[name]; ok && (v == "" || len(v) > 200) {
-			errs = append(errs, problem.Field(name, "must be 1 to 200 characters"))
+	node := caller.Node.ID
+	if q.nodeID != "" && q.nodeID != node {
+		it, err := nodes.Get(r.Context(), l.Store, q.nodeID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return problem.NotFound("node")
+		case err != nil:
+			return err
 		}
-	}
-	if len(errs) > 0 {
-		return problem.Invalid("the query string is invalid", errs...)
-	}
-
-	key := expression.Key("PK").Equal(expression.Value(entryKey(caller.Node.ID)))
-	// Sort keys start with the entry's time, so a time range is a key condition.
-	switch sk := expression.Key("SK"); {
-	case from != "" && to != "":
-		key = key.And(sk.Between(expression.Value(from), expression.Value(to)))
-	case from != "":
-		key = key.And(sk.GreaterThanEqual(expression.Value(from)))
-	case to != "":
-		key = key.And(sk.LessThanEqual(expression.Value(to)))
-	}
-	b := expression.NewBuilder().WithKeyCondition(key)
-	var filter *expression.ConditionBuilder
-	for name, attr := range map[string]string{"action": "action", "targetType": "target.type", "actorId": "actor.userId"} {
-		if v, ok := q.Filters[name]; ok {
-			c := expression.Name(attr).Equal(expression.Value(v))
-			if filter == nil {
-				filter = &c
-			} else {
-				and := filter.And(c)
-				filter = &and
-			}
+		// Outside the caller's branch reads exactly like a missing node.
+		if !caller.Node.Contains(it.Node()) {
+			return problem.NotFound("node")
 		}
+		node = it.ID
 	}
-	if filter != nil {
-		b = b.WithFilter(*filter)
-	}
-	expr, err := b.Build()
+	in, filtered, err := q.input(node)
 	if err != nil {
 		return err
 	}
-	in := dynamodb.QueryInput{
-		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward: new(bool),
-	}
-	binding := q.Binding(caller.UserID, "GET /v1/audit-logs")
-	if q.Cursor != "" {
-		start, err := l.Cursors.Decode(binding, q.Cursor)
-		if err != nil {
+	binding := lq.Binding(caller.UserID, "GET /v1/audit-logs")
+	var start store.Item
+	if lq.Cursor != "" {
+		if start, err = l.Cursors.Decode(binding, lq.Cursor); err != nil {
 			return problem.InvalidCursor()
 		}
-		in.ExclusiveStartKey = start
 	}
-	page, err := l.Store.QueryPage(r.Context(), in, q.Limit, []string{"PK", "SK"})
+	read := func(ctx context.Context, n int, start store.Item) (store.Read, error) {
+		in := in
+		in.Limit = new(int32)
+		*in.Limit = int32(n)
+		in.ExclusiveStartKey = start
+		return l.Store.QueryOnce(ctx, in)
+	}
+	if q.targetID != "" && filtered {
+		// A filtered history reads on within its budget; first make sure the caller
+		// may see the target at all, so that an outsider learns nothing from how far
+		// the reading went.
+		visible, err := l.visibleTarget(r.Context(), q.targetID, node)
+		if err != nil {
+			return err
+		}
+		if !visible {
+			return api.WriteJSON(w, http.StatusOK, Page{Items: []Entry{}})
+		}
+	}
+	got, err := collect(r.Context(), read, lq.Limit, ReadBudget, filtered, start)
 	if err != nil {
 		return err
 	}
-	out := Page{Items: make([]Entry, 0, len(page.Items))}
-	for _, it := range page.Items {
+	if q.targetID != "" && !filtered && len(got.items) == 0 {
+		// The entries of a target share its lineage, so when none of the first limit+1
+		// is the caller's to see, none is: there is nothing further to page through.
+		got.next = nil
+	}
+	out := Page{Items: make([]Entry, 0, len(got.items)), StoppedEarly: got.stoppedEarly}
+	for _, it := range got.items {
 		var e entryItem
 		if err := attributevalue.UnmarshalMap(it, &e); err != nil {
 			return err
@@ -145,12 +322,30 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Items = append(out.Items, e.Entry)
 	}
-	if page.Next != nil {
-		c, err := l.Cursors.Encode(binding, page.Next)
+	if got.next != nil {
+		c, err := l.Cursors.Encode(binding, got.next)
 		if err != nil {
 			return errors.Join(errors.New("encode cursor"), err)
 		}
 		out.NextCursor = &c
 	}
 	return api.WriteJSON(w, http.StatusOK, out)
+}
+
+// visibleTarget tells whether node's admins may read target's history: whether its
+// newest entry lies in node's subtree (entries of one target share its lineage). A
+// target with no history is visible: its page is empty either way. One Query of one
+// item.
+func (l *Lister) visibleTarget(ctx context.Context, target, node string) (bool, error) {
+	in, _, err := query{targetID: target}.input(node)
+	if err != nil {
+		return false, err
+	}
+	in.Limit = new(int32)
+	*in.Limit = 1
+	r, err := l.Store.QueryOnce(ctx, in)
+	if err != nil {
+		return false, err
+	}
+	return r.Scanned == 0 || len(r.Items) > 0, nil
 }

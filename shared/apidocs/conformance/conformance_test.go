@@ -113,7 +113,7 @@ func TestConformingResponses(t *testing.T) {
 		"actor":{"userId":"u1","email":"a@example.com","role":"platform_admin"},"action":"distributor.updated",
 		"target":{"type":"distributor","id":"`+distributorID+`","name":"Acme"},
 		"changes":[{"field":"contactEmail","before":null,"after":"ops@acme.example"},{"field":"n","before":1,"after":[true,{"a":"b"}]}],
-		"requestId":"r1","sourceIp":"127.0.0.1","userAgent":"test"}],"nextCursor":null}`)
+		"requestId":"r1","sourceIp":"127.0.0.1","userAgent":"test"}],"nextCursor":null,"stoppedEarly":false}`)
 	wantOK(t, c, "POST", "/v1/auth/login", 200, jsonHeader(),
 		`{"accessToken":"a","idToken":"i","refreshToken":"r","expiresIn":3600,"tokenType":"Bearer"}`)
 	wantOK(t, c, "POST", "/v1/auth/login", 200, jsonHeader(), `{"challenge":"SOFTWARE_TOKEN_MFA","session":"s"}`)

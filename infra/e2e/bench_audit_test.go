@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+
+	"opsconsole/shared/audit"
+)
+
+// BenchmarkAuditLogPages gives the cost of one page of the audit log per filter, over
+// a node whose log holds 10,000 entries: unfiltered and by time range (key
+// conditions: one Query of the page), a thing's history (one Query of its own
+// partition), and the read filters, a common one and an action that is rare (10 in
+// 10,000), where a page reads on up to the budget (audit.ReadBudget entries).
+func BenchmarkAuditLogPages(b *testing.B) {
+	root := admin(b)
+	d := createDistributor(b, root, unique("Bench Audit"))
+	target := "bench_" + d.ID
+	seedAudit(b, d.ID, 10000, func(i int) audit.Entry {
+		e := audit.Entry{Action: "distributor.updated", Target: audit.Target{Type: "distributor", ID: target, Name: "Bench"},
+			Actor:     audit.Actor{UserID: fmt.Sprintf("user-%d", i%4), Email: "bench@example.com", Role: "platform_admin"},
+			Changes:   []audit.FieldChange{{Field: "name", Before: "Old name", After: "New name"}},
+			RequestID: "req-bench", SourceIP: "127.0.0.1", UserAgent: "bench"}
+		if i%1000 == 0 {
+			e.Action = "test.rare"
+		}
+		return e
+	})
+	scope := "&nodeId=" + d.ID
+	pages := []struct{ name, query string }{
+		{"unfiltered", "limit=25" + scope},
+		{"time range", "limit=25&from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z" + scope},
+		{"targetId history", "limit=25&targetId=" + target},
+		{"actorId one in four", "limit=25&actorId=user-1" + scope},
+		{"action prefix, every entry", "limit=25&action=distributor." + scope},
+		{"rare action (10 in 10,000), first page", "limit=25&action=test.rare" + scope},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			var got auditPageOf
+			meter(b, "audit page", func(key string) bool { return key == "GET /v1/audit-logs 200" }, func(b *testing.B) {
+				res := do(b, req{method: "GET", path: "/v1/audit-logs?" + p.query, token: root})
+				res.json(b, &got)
+			})
+			b.ReportMetric(float64(len(got.Items)), "entries/page")
+		})
+	}
+	b.Run("rare action, every page to the end", func(b *testing.B) {
+		var n, entries int
+		meter(b, "audit page", func(key string) bool { return key == "GET /v1/audit-logs 200" }, func(b *testing.B) {
+			q := "limit=25&action=test.rare" + scope
+			for {
+				var got auditPageOf
+				do(b, req{method: "GET", path: "/v1/audit-logs?" + q, token: root}).json(b, &got)
+				n++
+				entries += len(got.Items)
+				if got.NextCursor == nil {
+					break
+				}
+				q = "limit=25&action=test.rare" + scope + "&cursor=" + urlq(*got.NextCursor)
+			}
+		})
+		b.ReportMetric(float64(n)/float64(b.N), "pages/walk")
+		b.ReportMetric(float64(entries)/float64(b.N), "entries/walk")
+	})
+}
