@@ -60,8 +60,6 @@ func (l *Lister) Operation() api.Operation {
 var Filters = []string{"nodeId", "targetId", "from", "to", "action", "targetType", "actorId"}
 
 var (
-	// nodeIDPattern is any node's id: the platform or a node id of some kind.
-	nodeIDPattern = regexp.MustCompile(`^(platform|(dst|prt|org|cmp|eu)_[0-9a-z]{26})$`)
 	// targetIDPattern admits every id the API hands out (node ids, user subjects,
 	// session ids) and nothing that could be mistaken for a key separator.
 	targetIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
@@ -95,7 +93,12 @@ func parseQuery(filters map[string]string) (query, error) {
 		}
 		return v
 	}
-	q.nodeID = check("nodeId", nodeIDPattern, "must be the id of a node (platform, dst_…, prt_…, org_…, cmp_… or eu_…)")
+	if v, ok := filters["nodeId"]; ok {
+		if _, node := nodes.KindOfID(v); !node {
+			errs = append(errs, problem.Field("nodeId", "must be the id of a node (platform, dst_…, prt_…, org_…, cmp_… or eu_…)"))
+		}
+		q.nodeID = v
+	}
 	q.targetID = check("targetId", targetIDPattern, "must be an id: 1 to 128 letters, digits and _.:@-")
 	q.action = check("action", actionPattern, "must be an action such as organization.created, or a prefix of one ending in a dot such as organization.")
 	q.actionPrefix = strings.HasSuffix(q.action, ".")
