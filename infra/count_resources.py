@@ -12,6 +12,8 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 LIMIT = 500
+# The budget every feature must fit in; past WARN_AT, split into nested applications.
+BUDGET = 400
 WARN_AT = 450
 
 
@@ -28,7 +30,7 @@ def main(path):
     out = transform(tpl, {}, NoManagedPolicies())
     counts = Counter(r["Type"] for r in out["Resources"].values())
     total = sum(counts.values())
-    print(f"{path}: {total} resources after the SAM transform (CloudFormation's limit is {LIMIT})")
+    print(f"{path}: {total} resources after the SAM transform (budget {BUDGET}, fails past {WARN_AT}; CloudFormation's limit is {LIMIT})")
     for kind, n in counts.most_common():
         print(f"  {n:4d} {kind}")
     if total >= WARN_AT:

@@ -200,6 +200,13 @@ func CallerOf(ctx context.Context) tree.Caller {
 	return c
 }
 
+// WithCaller returns ctx acting as c: what the middleware does for a signed-in
+// request, for work that starts outside the HTTP API (the first admin's invitation
+// made by the CloudFormation custom resource, shared/firstadmin).
+func WithCaller(ctx context.Context, c tree.Caller) context.Context {
+	return context.WithValue(ctx, callerKey, c)
+}
+
 // TargetOf returns what the operation's Target loaded.
 func TargetOf(ctx context.Context) any { return ctx.Value(targetKey) }
 

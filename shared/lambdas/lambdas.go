@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/events"
 )
 
@@ -30,6 +31,8 @@ type Function struct {
 	// PreAuthentication is a Cognito trigger (template.yaml: the user pool's
 	// LambdaConfig). moto never calls triggers; tests invoke it with events/.
 	PreAuthentication PreAuthenticationHandler
+	// CustomResource answers CloudFormation's custom resource requests (shared/firstadmin).
+	CustomResource cfn.CustomResourceLambdaFunction
 }
 
 // Handler returns the handler in the form lambda.Start takes.
@@ -39,6 +42,9 @@ func (f Function) Handler() any {
 	}
 	if f.PreAuthentication != nil {
 		return f.PreAuthentication
+	}
+	if f.CustomResource != nil {
+		return f.CustomResource
 	}
 	return f.Stream
 }
