@@ -121,7 +121,7 @@ func (p *Provisioner) ensureRoot(ctx context.Context) (nodes.Item, error) {
 	if err != nil {
 		return nodes.Item{}, err
 	}
-	if err := p.Store.Transact(ctx, store.Write{Item: put, OnConditionFail: errRootExists}); err != nil && !errors.Is(err, errRootExists) {
+	if err := p.Store.Transact(ctx, put.FailsWith(errRootExists)); err != nil && !errors.Is(err, errRootExists) {
 		return nodes.Item{}, err
 	}
 	return nodes.Get(ctx, p.Store, tree.PlatformID)
