@@ -1,7 +1,7 @@
 # Everything runs from pinned tools installed under .cache/ by infra/install.sh.
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: install run test vet fmt-check unit validate build warm bench clean clean-all
+.PHONY: install run test vet fmt-check unit validate build warm bench cost clean clean-all
 
 SAM := .cache/sam-venv/bin/sam
 # sam build runs `go build` with this environment (see the Go builder of SAM CLI).
@@ -36,6 +36,7 @@ unit:
 validate:
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) .cache/sam-venv/bin/python infra/count_resources.py template.yaml
+	@python3 infra/cost.py | diff -q - docs/cost.md >/dev/null || { echo "docs/cost.md is stale: run make cost"; exit 1; }
 
 # Compiling every function once with the same flags fills the Go build cache, so the
 # per-function builds of sam build are quick. GOARCH follows the template's
@@ -48,6 +49,11 @@ build: warm
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
+
+# docs/cost.md: the bill per million calls, computed from the measured units and list
+# prices named in infra/cost.py.
+cost:
+	python3 infra/cost.py > docs/cost.md
 
 clean:
 	rm -rf .aws-sam .cache/logs
