@@ -99,3 +99,24 @@ func TestAlarmsCoverEveryQueueAndConsumer(t *testing.T) {
 		}
 	})
 }
+
+// The stream consumers keep concurrency of their own, so that API traffic cannot
+// starve them (OWASP API4).
+func TestStreamConsumersReserveConcurrency(t *testing.T) {
+	tpl := load(t)
+	fns, err := tpl.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fns {
+		for _, e := range f.Events {
+			if e.Type != "DynamoDB" && e.Type != "SQS" && e.Type != "Kinesis" {
+				continue
+			}
+			got := tpl.Resources[f.LogicalID].Properties["ReservedConcurrentExecutions"]
+			if !slices.Contains(References(got), "ConsumerReservedConcurrency") {
+				t.Errorf("consumer %s: ReservedConcurrentExecutions = %v, want the ConsumerReservedConcurrency parameter", f.LogicalID, got)
+			}
+		}
+	}
+}
