@@ -1,7 +1,7 @@
 # Everything runs from pinned tools installed under .cache/ by infra/install.sh.
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: install run test vet fmt-check unit validate build warm bench cost clean clean-all
+.PHONY: install run test vet fmt-check unit validate build warm bench cost fuzz fuzz-gate clean clean-all
 
 SAM := .cache/sam-venv/bin/sam
 # sam build runs `go build` with this environment (see the Go builder of SAM CLI).
@@ -17,7 +17,7 @@ run:
 	go run ./infra/cmd/local
 
 test:
-	bash infra/install.sh services sam
+	bash infra/install.sh services sam schemathesis
 	$(MAKE) --no-print-directory vet fmt-check unit validate build
 
 vet:
@@ -28,8 +28,21 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Integration tests start their own local system through infra/local.
+# The fuzzing gate (infra/fuzz) is one of them; -timeout leaves it room on a busy machine.
 unit:
-	go test ./... -count=1
+	go test ./... -count=1 -timeout 20m
+
+# The fuzzing gate alone, with its fixed seed (what CI runs inside `make test`).
+fuzz-gate:
+	bash infra/install.sh services schemathesis
+	go test ./infra/fuzz -run TestFuzzGate -count=1 -v -timeout 30m
+
+# The fuzzing gate with a random seed (printed; replay with FUZZ_SEED=<seed> make fuzz-gate)
+# and more cases per operation.
+fuzz:
+	bash infra/install.sh services schemathesis
+	FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-30} \
+		go test ./infra/fuzz -run TestFuzzGate -count=1 -v -timeout 60m
 
 # Lint, then count the transformed template's resources against CloudFormation's
 # 500-resource limit (each function costs about three: function, role, permission).
