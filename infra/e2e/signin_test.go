@@ -26,7 +26,7 @@ import (
 
 // The sign-in API against the real local system: moto's Cognito (TOTP codes really
 // checked), DynamoDB Local, the local API Gateway. moto differs from Cognito in ways
-// these tests meet; each is said where it matters and listed in the README.
+// these tests meet; each is said where it matters and listed in docs/local.md.
 
 // totp computes the RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at t.
 func totp(t testing.TB, secret string, at time.Time) string {
