@@ -1,14 +1,17 @@
-// Command audit-logs-list is the Lambda function of that operation; its handler lives in shared/.
+// Command audit-logs-list is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/api"
+	"opsconsole/shared/audit"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "audit-logs-list").Handler())
+	function.Start(deps.API(func(d deps.Deps) api.Operation {
+		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
+	}))
 }

@@ -1,14 +1,17 @@
-// Command audit-writer is the Lambda function of that operation; its handler lives in shared/.
+// Command audit-writer is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/audit"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"time"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "audit-writer").Handler())
+	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler {
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond}).Handle
+	}))
 }

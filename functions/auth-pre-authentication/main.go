@@ -1,14 +1,13 @@
-// Command auth-pre-authentication is the Lambda function of that operation; its handler lives in shared/.
+// Command auth-pre-authentication is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/function"
+	"opsconsole/shared/identity"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "auth-pre-authentication").Handler())
+	function.Start(identity.PreAuthenticationFunction)
 }

@@ -1,14 +1,13 @@
-// Command docs-openapi is the Lambda function of that operation; its handler lives in shared/.
+// Command docs-openapi is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/apidocs"
+	"opsconsole/shared/function"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "docs-openapi").Handler())
+	function.Start(function.Static(apidocs.Operations()[apidocs.FunctionOpenAPI]...))
 }

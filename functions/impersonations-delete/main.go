@@ -1,14 +1,17 @@
-// Command impersonations-delete is the Lambda function of that operation; its handler lives in shared/.
+// Command impersonations-delete is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/api"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/impersonation"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "impersonations-delete").Handler())
+	function.Start(deps.API(func(d deps.Deps) api.Operation {
+		return (&impersonation.Service{Store: d.Store, Callers: d.Callers}).Operations()["impersonations-delete"]
+	}))
 }

@@ -1,14 +1,15 @@
-// Command me-get is the Lambda function of that operation; its handler lives in shared/.
+// Command me-get is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/api"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/identity"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "me-get").Handler())
+	function.Start(deps.API(func(d deps.Deps) api.Operation { return (&identity.Me{Store: d.Store, Callers: d.Callers}).Operation() }))
 }

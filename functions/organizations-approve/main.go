@@ -1,14 +1,14 @@
-// Command organizations-approve is the Lambda function of that operation; its handler lives in shared/.
+// Command organizations-approve is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/signup"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "organizations-approve").Handler())
+	function.Start(deps.API(signup.Function("organizations-approve")))
 }

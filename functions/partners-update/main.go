@@ -1,14 +1,14 @@
-// Command partners-update is the Lambda function of that operation; its handler lives in shared/.
+// Command partners-update is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/levels"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "partners-update").Handler())
+	function.Start(deps.API(levels.Partners.Update))
 }

@@ -1,14 +1,14 @@
-// Command tree-counter is the Lambda function of that operation; its handler lives in shared/.
+// Command tree-counter is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/counts"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "tree-counter").Handler())
+	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }))
 }

@@ -1,14 +1,19 @@
-// Command tree-deleter is the Lambda function of that operation; its handler lives in shared/.
+// Command tree-deleter is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/cascade"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"time"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "tree-deleter").Handler())
+	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler {
+		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
+		// budget, then records its progress, which starts the next run.
+		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle
+	}))
 }

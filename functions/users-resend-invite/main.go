@@ -1,14 +1,14 @@
-// Command users-resend-invite is the Lambda function of that operation; its handler lives in shared/.
+// Command users-resend-invite is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/users"
 )
 
 func main() {
-	lambda.Start(lambdas.MustBuild(context.Background(), "users-resend-invite").Handler())
+	function.Start(deps.API(users.Function("users-resend-invite")))
 }

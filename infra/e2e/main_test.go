@@ -26,8 +26,8 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs/conformance"
 	"opsconsole/shared/config"
-	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
+	"opsconsole/shared/signin"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -80,7 +80,7 @@ func run(m *testing.M) int {
 	sys, err = local.Start(ctx, local.Options{
 		Logger: logger,
 		Seed: func(ctx context.Context, _ map[string]string) error {
-			return identity.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
+			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
 		},
 	})
 	if err != nil {
@@ -285,7 +285,7 @@ func admin(t testing.TB) string {
 func userAt(t testing.TB, role tree.Role, node nodes.Item) (token, id string) {
 	t.Helper()
 	email := fmt.Sprintf("%s-%d@example.com", role, time.Now().UnixNano())
-	id, err := identity.EnsureUser(context.Background(), st, cognito, poolID, identity.NewUser{
+	id, err := signin.EnsureUser(context.Background(), st, cognito, poolID, signin.NewUser{
 		Email: email, Password: "User-Passw0rd-Test", FirstName: "Test", LastName: string(role),
 		Role: role, Node: node,
 	})

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"opsconsole/infra/template"
-	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
+	"opsconsole/shared/signin"
 	"opsconsole/shared/tree"
 )
 
@@ -111,7 +111,7 @@ const signInPassword = "Signin-Passw0rd-Test"
 func signInUser(t testing.TB, role tree.Role, node nodes.Item) (email, sub string) {
 	t.Helper()
 	email = fmt.Sprintf("signin-%s-%d@example.com", role, time.Now().UnixNano())
-	sub, err := identity.EnsureUser(context.Background(), st, cognito, poolID, identity.NewUser{
+	sub, err := signin.EnsureUser(context.Background(), st, cognito, poolID, signin.NewUser{
 		Email: email, Password: signInPassword, FirstName: "Sign", LastName: "In", Role: role, Node: node,
 	})
 	if err != nil {
@@ -467,7 +467,7 @@ func throttled(t *testing.T, res response) {
 	t.Helper()
 	res.problem(t, 429, "throttled")
 	s, err := strconv.Atoi(res.Header.Get("Retry-After"))
-	if err != nil || s < 1 || s > int(identity.SignInWindow/time.Second) {
+	if err != nil || s < 1 || s > int(signin.SignInWindow/time.Second) {
 		t.Fatalf("Retry-After %q", res.Header.Get("Retry-After"))
 	}
 }
@@ -483,7 +483,7 @@ func TestSignInThrottling(t *testing.T) {
 	t.Run("per account: the attempt after the limit is refused, even with the right password", func(t *testing.T) {
 		email, _ := signInUser(t, tree.RoleDistributorAdmin, node)
 		from := newAddress(t)
-		for i := range identity.MaxFailuresPerAccount {
+		for i := range signin.MaxFailuresPerAccount {
 			from.login(t, email, fmt.Sprintf("Wrong-Passw0rd-%d", i)).problem(t, 401, "invalid-credentials")
 		}
 		throttled(t, from.login(t, email, "Wrong-Passw0rd-x"))
@@ -497,7 +497,7 @@ func TestSignInThrottling(t *testing.T) {
 		var last [2]response
 		for j, email := range []string{known, unknown} {
 			from := newAddress(t)
-			for range identity.MaxFailuresPerAccount {
+			for range signin.MaxFailuresPerAccount {
 				from.login(t, email, "Wrong-Passw0rd").problem(t, 401, "invalid-credentials")
 			}
 			last[j] = from.login(t, email, "Wrong-Passw0rd")
@@ -511,7 +511,7 @@ func TestSignInThrottling(t *testing.T) {
 		email, _ := signInUser(t, tree.RoleDistributorAdmin, node)
 		from := newAddress(t)
 		for range 2 {
-			for range identity.MaxFailuresPerAccount - 1 {
+			for range signin.MaxFailuresPerAccount - 1 {
 				from.login(t, email, "Wrong-Passw0rd").problem(t, 401, "invalid-credentials")
 			}
 			from.login(t, email, signInPassword).expect(t, 200)
@@ -520,7 +520,7 @@ func TestSignInThrottling(t *testing.T) {
 	t.Run("per address: many accounts from one address", func(t *testing.T) {
 		email, _ := signInUser(t, tree.RoleDistributorAdmin, node)
 		from := newAddress(t)
-		for i := range identity.MaxFailuresPerAddress {
+		for i := range signin.MaxFailuresPerAddress {
 			from.login(t, fmt.Sprintf("guess-%d-%d@example.com", i, time.Now().UnixNano()), "Wrong-Passw0rd").problem(t, 401, "invalid-credentials")
 		}
 		throttled(t, from.login(t, fmt.Sprintf("guess-x-%d@example.com", time.Now().UnixNano()), "Wrong-Passw0rd"))
@@ -537,7 +537,7 @@ func TestSignInThrottling(t *testing.T) {
 		if a.Challenge != "SOFTWARE_TOKEN_MFA" {
 			t.Fatalf("sign-in: %+v", a)
 		}
-		for range identity.MaxFailuresPerAccount - 1 {
+		for range signin.MaxFailuresPerAccount - 1 {
 			from.post(t, "/v1/auth/challenge", map[string]string{"email": email, "session": a.Session, "code": wrongCode(t, secret)}).
 				problem(t, 401, "invalid-credentials")
 		}

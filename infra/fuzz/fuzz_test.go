@@ -35,8 +35,8 @@ import (
 	"opsconsole/infra/local"
 	"opsconsole/shared/api"
 	"opsconsole/shared/config"
-	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
+	"opsconsole/shared/signin"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
@@ -101,7 +101,7 @@ func TestFuzzGate(t *testing.T) {
 	sys, err := local.Start(ctx, local.Options{
 		Logger: logger,
 		Seed: func(ctx context.Context, _ map[string]string) error {
-			return identity.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
+			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
 		},
 	})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestFuzzGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const partnerEmail, partnerPassword = "partner-admin@example.com", "Partner-Passw0rd-Fuzz"
-	if _, err := identity.EnsureUser(ctx, db, cog, cfg.UserPoolID, identity.NewUser{
+	if _, err := signin.EnsureUser(ctx, db, cog, cfg.UserPoolID, signin.NewUser{
 		Email: partnerEmail, Password: partnerPassword, FirstName: "Fuzz", LastName: "Partner",
 		Role: tree.RolePartnerAdmin, Node: pNode,
 	}); err != nil {

@@ -22,8 +22,8 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"opsconsole/shared/meter"
 	"opsconsole/shared/problem"
-	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
 
@@ -231,7 +231,7 @@ func pattern(method, path string) string {
 func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	meta := MetaOf(r)
-	ctx, meter := store.WithMeter(r.Context())
+	ctx, cost := meter.With(r.Context())
 	rec := &statusRecorder{ResponseWriter: w}
 	var actor string
 	defer func() {
@@ -241,11 +241,11 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				problem.Write(rec, r, problem.Internal())
 			}
 		}
-		read, write := meter.Units()
+		read, write := cost.Units()
 		Logger.InfoContext(ctx, "request",
 			"requestId", meta.RequestID, "route", op.Method+" "+op.Path, "operation", string(op.ID),
 			"actor", actor, "status", rec.status, "latencyMs", time.Since(start).Milliseconds(),
-			"dynamodbCalls", meter.RoundTrips(), "readUnits", read, "writeUnits", write)
+			"dynamodbCalls", cost.RoundTrips(), "readUnits", read, "writeUnits", write)
 	}()
 	r = r.WithContext(ctx)
 	if err := op.guard(r, &actor); err != nil {

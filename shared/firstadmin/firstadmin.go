@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
@@ -126,3 +128,14 @@ func (p *Provisioner) ensureRoot(ctx context.Context) (nodes.Item, error) {
 	}
 	return nodes.Get(ctx, p.Store, tree.PlatformID)
 }
+
+// Function is the first-admin Lambda function: the provisioner built from a function's
+// deps, with the console users' invitation (Cognito and mail) it needs.
+var Function = function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+	d, err := deps.Load(ctx)
+	if err != nil {
+		return function.Function{}, err
+	}
+	p := &Provisioner{Store: d.Store, Users: users.New(d)}
+	return function.Function{CustomResource: p.Handler()}, nil
+})

@@ -153,3 +153,12 @@ func (c Callers) checkLineage(ctx context.Context, u UserItem) (mfaRequired bool
 const MFARequiredAttr = "mfaRequired"
 
 func now() string { return nodes.Stamp(time.Now()) }
+
+// PlatformNode is the root of the tree.
+func PlatformNode() nodes.Item {
+	return nodes.Item{
+		PK: nodes.PK(tree.PlatformID), SK: nodes.SK, Type: "node", ID: tree.PlatformID,
+		Kind: tree.KindPlatform, Path: []string{}, Name: "Platform", NameKey: "platform",
+		Status: "active", Version: 1, CreatedAt: now(), UpdatedAt: now(),
+	}
+}

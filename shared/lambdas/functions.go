@@ -1,144 +1,167 @@
+// Package lambdas is the table of every Lambda function, keyed by the folder name of
+// its code under functions/ (template.yaml's CodeUri). The local runtime (infra/) finds
+// handlers here by name, and the route checks read each HTTP function's routes from
+// it; a Lambda main never imports it (it would link every package).
+//
+// Adding a function, in four steps:
+//  1. Write the operation in its domain package (an api.Operation: method, path,
+//     policy operation, target loader, handler) and a constructor that builds it
+//     from a function's deps, taking only what it needs: `func(deps.Deps)
+//     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
+//     deps.API; deps.Stream for a stream consumer; function.Static for a route that
+//     needs no configuration.
+//  2. Add one line to the table below, in order: "<function-name>": <builder>.
+//  3. Write functions/<function-name>/main.go calling function.Start with the same
+//     builder expression as the table (copy any main), and nothing else: the binary
+//     then links only the packages the constructor uses. Check with
+//     `go list -deps ./functions/<function-name>`.
+//  4. Add the function to template.yaml (CodeUri functions/<function-name>/, least-
+//     privilege policies, its route) and the route to shared/apidocs/openapi.yaml:
+//     TestRoutes (shared/apidocs) fails until the table, the template and the
+//     document agree, and TestTable here until every folder has its entry.
 package lambdas
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"sort"
 	"time"
-
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/cascade"
-	"opsconsole/shared/config"
 	"opsconsole/shared/counts"
-	"opsconsole/shared/cursor"
+	"opsconsole/shared/deps"
+	"opsconsole/shared/firstadmin"
+	"opsconsole/shared/function"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/impersonation"
 	"opsconsole/shared/levels"
-	"opsconsole/shared/store"
-	"opsconsole/shared/throttle"
+	"opsconsole/shared/signin"
+	"opsconsole/shared/signup"
+	"opsconsole/shared/users"
 )
 
-// deps are the clients built once per cold start, outside the handler.
-type deps struct {
-	cfg     config.Config
-	store   *store.Store
-	cursors cursor.Signer
-	// callers resolve login-as sessions too (X-Impersonation-Id), for every protected function.
-	callers api.Callers
-	cognito *cip.Client
-}
-
-func load(ctx context.Context) (deps, error) {
-	cfg, err := config.Load(ctx)
-	if err != nil {
-		return deps{}, err
-	}
-	if len(cfg.CursorSecret) < 32 {
-		return deps{}, errors.New("CURSOR_SECRET must hold at least 32 bytes")
-	}
-	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
-	return deps{cfg: cfg, store: st, cursors: cursor.Signer{Secret: cfg.CursorSecret}, callers: impersonation.Callers{Callers: identity.Callers{Store: st}},
-		cognito: cip.NewFromConfig(cfg.AWS)}, nil
-}
-
-// httpOps are the operations of each HTTP function, built from its deps. Built from
-// zero deps they still tell the routes, which Routes reports without any AWS config.
-var httpOps = map[string]func(d deps) []api.Operation{
-	"auth-login": func(d deps) []api.Operation {
-		return []api.Operation{(&identity.Login{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient, Limiter: signInLimiter(d)}).Operation()}
-	},
-	"auth-challenge": func(d deps) []api.Operation { return []api.Operation{sessions(d).ChallengeOperation()} },
-	"auth-refresh":   func(d deps) []api.Operation { return []api.Operation{sessions(d).RefreshOperation()} },
-	"auth-logout":    func(d deps) []api.Operation { return []api.Operation{sessions(d).LogoutOperation()} },
-	"me-mfa-enrol":   func(d deps) []api.Operation { return []api.Operation{mfa(d).EnrolOperation()} },
-	"me-mfa-verify":  func(d deps) []api.Operation { return []api.Operation{mfa(d).VerifyOperation()} },
-	"me-mfa-remove":  func(d deps) []api.Operation { return []api.Operation{mfa(d).RemoveOperation()} },
-	"me-get": func(d deps) []api.Operation {
-		return []api.Operation{(&identity.Me{Store: d.store, Callers: d.callers}).Operation()}
-	},
-	"audit-logs-list": func(d deps) []api.Operation {
-		return []api.Operation{(&audit.Lister{Store: d.store, Cursors: d.cursors, Callers: d.callers}).Operation()}
-	},
-}
-
-// signInLimiter counts sign-in attempts per account and per address.
-func signInLimiter(d deps) *throttle.Limiter {
-	return &throttle.Limiter{Store: d.store, Window: identity.SignInWindow}
-}
-
-func sessions(d deps) *identity.Sessions {
-	return &identity.Sessions{Cognito: d.cognito, ClientID: d.cfg.UserPoolClient, Store: d.store, Limiter: signInLimiter(d)}
-}
-
-func mfa(d deps) *identity.MFA {
-	return &identity.MFA{Cognito: d.cognito, Store: d.store, Callers: d.callers}
-}
-
-func init() {
-	for _, level := range levels.All {
-		for name := range (&levels.Service{Level: level}).Operations() {
-			httpOps[name] = func(d deps) []api.Operation {
-				s := &levels.Service{Level: level, Store: d.store, Cursors: d.cursors, Callers: d.callers}
-				return []api.Operation{s.Operations()[name]}
-			}
-		}
-	}
-	for name, ops := range httpOps {
-		builders[name] = func(ctx context.Context) (Function, error) {
-			d, err := load(ctx)
-			if err != nil {
-				return Function{}, err
-			}
-			return Function{HTTP: api.Lambda(api.Serve(ops(d)...))}, nil
-		}
-	}
-	// The docs need no AWS configuration, so they build without load.
-	for name, ops := range apidocs.Operations() {
-		builders[name] = func(context.Context) (Function, error) {
-			return Function{HTTP: api.Lambda(api.Serve(ops...))}, nil
-		}
-	}
-	builders["audit-writer"] = func(ctx context.Context) (Function, error) {
-		d, err := load(ctx)
-		if err != nil {
-			return Function{}, err
-		}
-		c := &audit.Consumer{Store: d.store, Backoff: 50 * time.Millisecond}
-		return Function{Stream: c.Handle}, nil
-	}
-	builders["tree-deleter"] = func(ctx context.Context) (Function, error) {
-		d, err := load(ctx)
-		if err != nil {
-			return Function{}, err
-		}
+// Functions is every function, by name. An HTTP function's builder is a
+// function.Routed, which also tells its routes.
+var Functions = map[string]function.Builder{
+	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
+		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
+	}),
+	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond}).Handle
+	}),
+	"auth-activate":           deps.API(users.Function("auth-activate")),
+	"auth-challenge":          deps.API(signin.ChallengeFunction),
+	"auth-forgot-password":    deps.API(users.Function("auth-forgot-password")),
+	"auth-login":              deps.API(signin.LoginFunction),
+	"auth-logout":             deps.API(signin.LogoutFunction),
+	"auth-pre-authentication": identity.PreAuthenticationFunction,
+	"auth-refresh":            deps.API(signin.RefreshFunction),
+	"first-admin":             firstadmin.Function,
+	"auth-reset-password":     deps.API(users.Function("auth-reset-password")),
+	"companies-create":        deps.API(levels.Companies.Create),
+	"companies-delete":        deps.API(levels.Companies.Delete),
+	"companies-get":           deps.API(levels.Companies.Get),
+	"companies-list":          deps.API(levels.Companies.List),
+	"companies-update":        deps.API(levels.Companies.Update),
+	"distributors-create":     deps.API(levels.Distributors.Create),
+	"distributors-delete":     deps.API(levels.Distributors.Delete),
+	"distributors-enable":     deps.API(levels.Distributors.Action("enable")),
+	"distributors-get":        deps.API(levels.Distributors.Get),
+	"distributors-list":       deps.API(levels.Distributors.List),
+	"distributors-suspend":    deps.API(levels.Distributors.Action("suspend")),
+	"distributors-update":     deps.API(levels.Distributors.Update),
+	"docs-openapi":            function.Static(apidocs.Operations()[apidocs.FunctionOpenAPI]...),
+	"docs-ui":                 function.Static(apidocs.Operations()[apidocs.FunctionUI]...),
+	"end-users-create":        deps.API(levels.EndUsers.Create),
+	"end-users-deactivate":    deps.API(levels.EndUsers.Action("deactivate")),
+	"end-users-delete":        deps.API(levels.EndUsers.Delete),
+	"end-users-get":           deps.API(levels.EndUsers.Get),
+	"end-users-invite":        deps.API(users.Function("end-users-invite")),
+	"end-users-list":          deps.API(levels.EndUsers.List),
+	"end-users-reactivate":    deps.API(levels.EndUsers.Action("reactivate")),
+	"end-users-update":        deps.API(levels.EndUsers.Update),
+	"impersonations-create": deps.API(func(d deps.Deps) api.Operation {
+		return (&impersonation.Service{Store: d.Store, Callers: d.Callers}).Operations()["impersonations-create"]
+	}),
+	"impersonations-delete": deps.API(func(d deps.Deps) api.Operation {
+		return (&impersonation.Service{Store: d.Store, Callers: d.Callers}).Operations()["impersonations-delete"]
+	}),
+	"impersonations-get": deps.API(func(d deps.Deps) api.Operation {
+		return (&impersonation.Service{Store: d.Store, Callers: d.Callers}).Operations()["impersonations-get"]
+	}),
+	"me-get":                   deps.API(func(d deps.Deps) api.Operation { return (&identity.Me{Store: d.Store, Callers: d.Callers}).Operation() }),
+	"me-mfa-enrol":             deps.API(signin.MFAEnrolFunction),
+	"me-mfa-remove":            deps.API(signin.MFARemoveFunction),
+	"me-mfa-verify":            deps.API(signin.MFAVerifyFunction),
+	"me-update":                deps.API(users.Function("me-update")),
+	"organizations-approve":    deps.API(signup.Function("organizations-approve")),
+	"organizations-create":     deps.API(levels.Organizations.Create),
+	"organizations-deactivate": deps.API(levels.Organizations.Action("deactivate")),
+	"organizations-delete":     deps.API(levels.Organizations.Delete),
+	"organizations-get":        deps.API(levels.Organizations.Get),
+	"organizations-list":       deps.API(levels.Organizations.List),
+	"organizations-reactivate": deps.API(levels.Organizations.Action("reactivate")),
+	"organizations-reject":     deps.API(signup.Function("organizations-reject")),
+	"organizations-update":     deps.API(levels.Organizations.Update),
+	"partners-create":          deps.API(levels.Partners.Create),
+	"partners-delete":          deps.API(levels.Partners.Delete),
+	"partners-enable":          deps.API(levels.Partners.Action("enable")),
+	"partners-get":             deps.API(levels.Partners.Get),
+	"partners-list":            deps.API(levels.Partners.List),
+	"partners-suspend":         deps.API(levels.Partners.Action("suspend")),
+	"partners-update":          deps.API(levels.Partners.Update),
+	"signup-create":            deps.API(signup.Function("signup-create")),
+	"signup-get":               deps.API(signup.Function("signup-get")),
+	"signup-settings-get":      deps.API(signup.Function("signup-settings-get")),
+	"signup-settings-put":      deps.API(signup.Function("signup-settings-put")),
+	"signup-verify":            deps.API(signup.Function("signup-verify")),
+	"tree-counter":             deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
+	"tree-deleter": deps.Stream(func(d deps.Deps) function.StreamHandler {
 		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
 		// budget, then records its progress, which starts the next run.
-		w := &cascade.Worker{Store: d.store, Budget: 10 * time.Minute}
-		return Function{Stream: w.Handle}, nil
+		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle
+	}),
+	"users-deactivate":    deps.API(users.Function("users-deactivate")),
+	"users-delete":        deps.API(users.Function("users-delete")),
+	"users-get":           deps.API(users.Function("users-get")),
+	"users-invite":        deps.API(users.Function("users-invite")),
+	"users-list":          deps.API(users.Function("users-list")),
+	"users-reactivate":    deps.API(users.Function("users-reactivate")),
+	"users-resend-invite": deps.API(users.Function("users-resend-invite")),
+	"users-update":        deps.API(users.Function("users-update")),
+}
+
+// The handler types, as the local runtime names them.
+type (
+	// Function is one built handler.
+	Function = function.Function
+	// HTTPHandler is an API Gateway HTTP API function's handler.
+	HTTPHandler = function.HTTPHandler
+	// StreamHandler is a DynamoDB stream consumer's handler.
+	StreamHandler = function.StreamHandler
+)
+
+// Names lists every function, sorted.
+func Names() []string {
+	names := make([]string, 0, len(Functions))
+	for n := range Functions {
+		names = append(names, n)
 	}
-	// The user pool's pre-authentication trigger: only the table, the same check as
-	// every API call's.
-	builders["auth-pre-authentication"] = func(ctx context.Context) (Function, error) {
-		cfg, err := config.Load(ctx)
-		if err != nil {
-			return Function{}, err
-		}
-		st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
-		p := &identity.PreAuthentication{Callers: identity.Callers{Store: st}}
-		return Function{PreAuthentication: p.Handle}, nil
+	sort.Strings(names)
+	return names
+}
+
+// Build constructs the named function's handler. Its configuration comes from the
+// process environment, as the Lambda service provides it from template.yaml.
+func Build(ctx context.Context, name string) (Function, error) {
+	b, ok := Functions[name]
+	if !ok {
+		return Function{}, fmt.Errorf("no function named %q", name)
 	}
-	builders["tree-counter"] = func(ctx context.Context) (Function, error) {
-		d, err := load(ctx)
-		if err != nil {
-			return Function{}, err
-		}
-		c := &counts.Consumer{Store: d.store}
-		return Function{Stream: c.Handle}, nil
-	}
+	return b.Build(ctx)
 }
 
 // Route is one HTTP route a function serves.
@@ -149,16 +172,15 @@ type Route struct {
 }
 
 // Routes lists every HTTP route of every function: what the router serves, to be
-// compared with template.yaml and the OpenAPI document.
+// compared with template.yaml and the OpenAPI document. It needs no configuration.
 func Routes() []Route {
 	var out []Route
-	for name, ops := range httpOps {
-		for _, op := range ops(deps{}) {
-			out = append(out, Route{Function: name, Method: op.Method, Path: op.Path, Public: op.ID == ""})
+	for _, name := range Names() {
+		r, ok := Functions[name].(function.Routed)
+		if !ok {
+			continue
 		}
-	}
-	for name, ops := range apidocs.Operations() {
-		for _, op := range ops {
+		for _, op := range r.Operations() {
 			out = append(out, Route{Function: name, Method: op.Method, Path: op.Path, Public: op.ID == ""})
 		}
 	}

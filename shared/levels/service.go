@@ -18,6 +18,7 @@ import (
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/counts"
 	"opsconsole/shared/cursor"
+	"opsconsole/shared/idempotency"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
@@ -91,15 +92,15 @@ func (s *Service) op(verb string) tree.Operation {
 	return tree.Operation(s.Level.Resource + "." + verb)
 }
 
-// Operations lists the level's operations keyed by function name
-// (<resource>-<verb>, the folder under functions/).
+// Operations lists the level's operations keyed by verb (create, list, get, update,
+// delete and its Actions); the function table names each (Level.Create, …).
 func (s *Service) Operations() map[string]api.Operation {
 	res, kind := "/v1/"+s.Level.Resource, string(s.Level.Kind)
 	mk := func(verb, method, path string, target api.Target, h api.Handler) api.Operation {
 		return api.Operation{ID: s.op(verb), Method: method, Path: path, Kind: kind, Callers: s.Callers, Target: target, Handle: h}
 	}
 	ops := map[string]api.Operation{
-		"create": mk("create", http.MethodPost, res, s.parentFromBody, api.Idempotent(s.Store, s.create)),
+		"create": mk("create", http.MethodPost, res, s.parentFromBody, idempotency.Wrap(s.Store, s.create)),
 		"list":   mk("list", http.MethodGet, res, s.scopeFromQuery, s.list),
 		"get":    mk("get", http.MethodGet, res+"/{id}", s.target, s.get),
 		"update": mk("update", http.MethodPatch, res+"/{id}", s.target, s.update),
@@ -108,11 +109,7 @@ func (s *Service) Operations() map[string]api.Operation {
 	for _, a := range s.Level.Actions {
 		ops[a.Verb] = mk(a.Verb, http.MethodPost, res+"/{id}/"+a.Verb, s.target, s.transition(a))
 	}
-	out := make(map[string]api.Operation, len(ops))
-	for verb, op := range ops {
-		out[s.Level.Resource+"-"+verb] = op
-	}
-	return out
+	return ops
 }
 
 // target loads the node named by the path. An id that cannot be of this level is

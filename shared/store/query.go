@@ -27,6 +27,6 @@ func (s *Store) QueryOnce(ctx context.Context, in dynamodb.QueryInput) (Read, er
 	if err != nil {
 		return Read{}, fmt.Errorf("query: %w", err)
 	}
-	MeterFrom(ctx).add("Query", res.ConsumedCapacity)
+	metered(ctx, "Query", res.ConsumedCapacity)
 	return Read{Items: res.Items, Scanned: int(res.ScannedCount), Next: res.LastEvaluatedKey}, nil
 }

@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"opsconsole/shared/meter"
 )
 
 // Item is one stored item in the SDK's representation.
@@ -60,7 +61,7 @@ func (s *Store) Get(ctx context.Context, key Item, out any) error {
 	if err != nil {
 		return fmt.Errorf("get item: %w", err)
 	}
-	MeterFrom(ctx).add("GetItem", res.ConsumedCapacity)
+	metered(ctx, "GetItem", res.ConsumedCapacity)
 	if res.Item == nil {
 		return ErrNotFound
 	}
@@ -89,7 +90,7 @@ func (s *Store) BatchGet(ctx context.Context, keys []Item) ([]Item, error) {
 			return nil, fmt.Errorf("batch get: %w", err)
 		}
 		for i := range res.ConsumedCapacity {
-			MeterFrom(ctx).add("BatchGetItem", &res.ConsumedCapacity[i])
+			metered(ctx, "BatchGetItem", &res.ConsumedCapacity[i])
 		}
 		out = append(out, res.Responses[s.Table]...)
 		pending = res.UnprocessedKeys
@@ -115,12 +116,12 @@ func (s *Store) PutIf(ctx context.Context, v any, cond *Condition) error {
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &ccf):
-		MeterFrom(ctx).add("PutItem", nil)
+		metered(ctx, "PutItem", nil)
 		return ErrConditionFailed
 	case err != nil:
 		return fmt.Errorf("put item: %w", err)
 	}
-	MeterFrom(ctx).add("PutItem", res.ConsumedCapacity)
+	metered(ctx, "PutItem", res.ConsumedCapacity)
 	return nil
 }
 
@@ -144,12 +145,12 @@ func (s *Store) UpdateOne(ctx context.Context, w Write) (Item, error) {
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case errors.As(err, &ccf):
-		MeterFrom(ctx).add("UpdateItem", nil)
+		metered(ctx, "UpdateItem", nil)
 		return nil, ErrConditionFailed
 	case err != nil:
 		return nil, fmt.Errorf("update item: %w", err)
 	}
-	MeterFrom(ctx).add("UpdateItem", res.ConsumedCapacity)
+	metered(ctx, "UpdateItem", res.ConsumedCapacity)
 	return res.Attributes, nil
 }
 
@@ -167,7 +168,7 @@ func (s *Store) DeleteIf(ctx context.Context, key Item, cond *Condition) error {
 	if err != nil {
 		return fmt.Errorf("delete item: %w", err)
 	}
-	MeterFrom(ctx).add("DeleteItem", res.ConsumedCapacity)
+	metered(ctx, "DeleteItem", res.ConsumedCapacity)
 	return nil
 }
 
@@ -191,7 +192,7 @@ func (s *Store) QueryPage(ctx context.Context, in dynamodb.QueryInput, limit int
 	if err != nil {
 		return Page{}, fmt.Errorf("query: %w", err)
 	}
-	MeterFrom(ctx).add("Query", res.ConsumedCapacity)
+	metered(ctx, "Query", res.ConsumedCapacity)
 	p := Page{Items: res.Items, Next: res.LastEvaluatedKey}
 	if len(p.Items) > limit {
 		p.Items = p.Items[:limit]
@@ -245,11 +246,11 @@ func (s *Store) Transact(ctx context.Context, writes ...Write) error {
 		})
 		if err == nil {
 			for i := range res.ConsumedCapacity {
-				MeterFrom(ctx).add("TransactWriteItems", &res.ConsumedCapacity[i])
+				metered(ctx, "TransactWriteItems", &res.ConsumedCapacity[i])
 			}
 			return nil
 		}
-		MeterFrom(ctx).add("TransactWriteItems", nil)
+		metered(ctx, "TransactWriteItems", nil)
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
 			return fmt.Errorf("transact write: %w", err)
@@ -534,64 +535,28 @@ func AttrIs(name, value string) *Condition {
 	}
 }
 
-// Meter counts one request's DynamoDB round trips and consumed capacity units.
-type Meter struct {
-	mu         sync.Mutex
-	Calls      map[string]int
-	ReadUnits  float64
-	WriteUnits float64
-}
-
-type meterKey struct{}
+// Meter counts one request's DynamoDB round trips and consumed capacity units (see
+// package meter, which the API's middleware reads without linking DynamoDB).
+type Meter = meter.Meter
 
 // WithMeter attaches a fresh Meter to ctx.
-func WithMeter(ctx context.Context) (context.Context, *Meter) {
-	m := &Meter{Calls: map[string]int{}}
-	return context.WithValue(ctx, meterKey{}, m), m
-}
+func WithMeter(ctx context.Context) (context.Context, *Meter) { return meter.With(ctx) }
 
 // MeterFrom returns ctx's Meter, or a throwaway one.
-func MeterFrom(ctx context.Context) *Meter {
-	if m, ok := ctx.Value(meterKey{}).(*Meter); ok {
-		return m
-	}
-	return &Meter{Calls: map[string]int{}}
-}
+func MeterFrom(ctx context.Context) *Meter { return meter.From(ctx) }
 
-func (m *Meter) add(op string, cc *types.ConsumedCapacity) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.Calls[op]++
-	if cc == nil {
-		return
+// metered adds one call of op to ctx's Meter, with the capacity DynamoDB reported.
+func metered(ctx context.Context, op string, cc *types.ConsumedCapacity) {
+	var read, write float64
+	switch {
+	case cc == nil:
+	case cc.ReadCapacityUnits != nil || cc.WriteCapacityUnits != nil:
+		read, write = aws.ToFloat64(cc.ReadCapacityUnits), aws.ToFloat64(cc.WriteCapacityUnits)
+	case strings.HasPrefix(op, "Get") || op == "Query" || op == "BatchGetItem":
+		// On-demand tables report only the total; a write operation's total is writes.
+		read = aws.ToFloat64(cc.CapacityUnits)
+	default:
+		write = aws.ToFloat64(cc.CapacityUnits)
 	}
-	if cc.ReadCapacityUnits != nil || cc.WriteCapacityUnits != nil {
-		m.ReadUnits += aws.ToFloat64(cc.ReadCapacityUnits)
-		m.WriteUnits += aws.ToFloat64(cc.WriteCapacityUnits)
-		return
-	}
-	// On-demand tables report only the total; a write operation's total is writes.
-	if strings.HasPrefix(op, "Get") || op == "Query" || op == "BatchGetItem" {
-		m.ReadUnits += aws.ToFloat64(cc.CapacityUnits)
-	} else {
-		m.WriteUnits += aws.ToFloat64(cc.CapacityUnits)
-	}
-}
-
-// RoundTrips is the number of DynamoDB calls made so far.
-func (m *Meter) RoundTrips() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := 0
-	for _, c := range m.Calls {
-		n += c
-	}
-	return n
-}
-
-// Units returns the read and write capacity units consumed so far.
-func (m *Meter) Units() (read, write float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.ReadUnits, m.WriteUnits
+	meter.From(ctx).Add(op, read, write)
 }

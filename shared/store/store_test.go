@@ -299,10 +299,10 @@ func TestRetryable(t *testing.T) {
 
 func TestMeter(t *testing.T) {
 	ctx, m := WithMeter(context.Background())
-	MeterFrom(ctx).add("GetItem", &types.ConsumedCapacity{CapacityUnits: aws.Float64(0.5)})
-	MeterFrom(ctx).add("PutItem", &types.ConsumedCapacity{CapacityUnits: aws.Float64(1)})
-	MeterFrom(ctx).add("Query", &types.ConsumedCapacity{ReadCapacityUnits: aws.Float64(2), WriteCapacityUnits: aws.Float64(0)})
-	MeterFrom(ctx).add("TransactWriteItems", nil)
+	metered(ctx, "GetItem", &types.ConsumedCapacity{CapacityUnits: aws.Float64(0.5)})
+	metered(ctx, "PutItem", &types.ConsumedCapacity{CapacityUnits: aws.Float64(1)})
+	metered(ctx, "Query", &types.ConsumedCapacity{ReadCapacityUnits: aws.Float64(2), WriteCapacityUnits: aws.Float64(0)})
+	metered(ctx, "TransactWriteItems", nil)
 	r, w := m.Units()
 	if m.RoundTrips() != 4 || r != 2.5 || w != 1 {
 		t.Fatalf("%d trips, %v read, %v write", m.RoundTrips(), r, w)

@@ -10,6 +10,7 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/idempotency"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
@@ -29,7 +30,7 @@ import (
 func (s *Service) endUserInviteOperation() api.Operation {
 	return api.Operation{
 		ID: tree.OpEndUsersInvite, Method: http.MethodPost, Path: "/v1/end-users/{id}/invite", Kind: string(tree.KindEndUser),
-		Callers: s.Callers, Target: s.endUserRecord, Handle: api.Idempotent(s.Store, s.metered(s.inviteEndUser)),
+		Callers: s.Callers, Target: s.endUserRecord, Handle: idempotency.Wrap(s.Store, s.metered(s.inviteEndUser)),
 	}
 }
 

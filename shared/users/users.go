@@ -27,6 +27,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/cursor"
+	"opsconsole/shared/idempotency"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/mail"
 	"opsconsole/shared/nodes"
@@ -111,7 +112,7 @@ func (s *Service) Operations() map[string]api.Operation {
 		return api.Operation{Method: http.MethodPost, Path: path, Kind: "route", Handle: s.metered(h)}
 	}
 	return map[string]api.Operation{
-		"users-invite":         {ID: tree.OpUsersInvite, Method: http.MethodPost, Path: res, Kind: "user", Callers: s.Callers, Target: s.nodeFromBody, Handle: api.Idempotent(s.Store, s.metered(s.invite))},
+		"users-invite":         {ID: tree.OpUsersInvite, Method: http.MethodPost, Path: res, Kind: "user", Callers: s.Callers, Target: s.nodeFromBody, Handle: idempotency.Wrap(s.Store, s.metered(s.invite))},
 		"users-list":           mk(tree.OpUsersList, http.MethodGet, res, s.scopeFromQuery, s.list),
 		"users-get":            mk(tree.OpUsersGet, http.MethodGet, res+"/{id}", s.target, s.get),
 		"users-update":         mk(tree.OpUsersUpdate, http.MethodPatch, res+"/{id}", s.target, s.update),

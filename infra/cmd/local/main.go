@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"opsconsole/infra/local"
-	"opsconsole/shared/identity"
+	"opsconsole/shared/signin"
 )
 
 func main() {
@@ -70,7 +70,7 @@ func run() error {
 		APIPort: ports["LOCAL_API_PORT"], DynamoDBPort: ports["LOCAL_DYNAMODB_PORT"], MotoPort: ports["LOCAL_MOTO_PORT"],
 		SMTPPort: ports["LOCAL_SMTP_PORT"], MailPort: ports["LOCAL_MAIL_PORT"],
 		Seed: func(ctx context.Context, _ map[string]string) error {
-			return identity.SeedPlatformAdmin(ctx, email, password)
+			return signin.SeedPlatformAdmin(ctx, email, password)
 		},
 		Logger: logger,
 	})

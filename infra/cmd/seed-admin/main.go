@@ -6,9 +6,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"opsconsole/shared/signin"
 	"os"
-
-	"opsconsole/shared/identity"
 )
 
 func main() {
@@ -19,7 +18,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: TABLE_NAME=… USER_POOL_ID=… seed-admin -email E -password P")
 		os.Exit(2)
 	}
-	if err := identity.SeedPlatformAdmin(context.Background(), *email, *password); err != nil {
+	if err := signin.SeedPlatformAdmin(context.Background(), *email, *password); err != nil {
 		fmt.Fprintln(os.Stderr, "seed-admin:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package identity
+package signin
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -16,6 +17,8 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/identity"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
@@ -184,12 +187,12 @@ func (m *MFA) record(r *http.Request, enrolled bool) error {
 
 func (m *MFA) recordOnce(r *http.Request, enrolled bool) error {
 	caller := api.CallerOf(r.Context())
-	var u UserItem
-	if err := m.Store.Get(r.Context(), UserKey(caller.UserID), &u); err != nil {
+	var u identity.UserItem
+	if err := m.Store.Get(r.Context(), identity.UserKey(caller.UserID), &u); err != nil {
 		return err
 	}
-	ts := now()
-	upd, err := store.Update(UserKey(u.ID), store.Item{
+	ts := nodes.Stamp(time.Now())
+	upd, err := store.Update(identity.UserKey(u.ID), store.Item{
 		"mfaEnrolled": &ddbtypes.AttributeValueMemberBOOL{Value: enrolled},
 		"version":     &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(u.Version + 1)},
 		"updatedAt":   &ddbtypes.AttributeValueMemberS{Value: ts},

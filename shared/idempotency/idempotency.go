@@ -1,4 +1,8 @@
-package api
+// Package idempotency makes a create honour the Idempotency-Key header: the first
+// request with a key claims it in the table and stores its answer, which a repeat of
+// the same request replays. It lives apart from package api so that functions with no
+// create (and the docs, which have no table) link none of it.
+package idempotency
 
 import (
 	"bytes"
@@ -15,15 +19,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/api"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 )
 
-// IdempotencyWindow is how long a key's answer is kept and replayed.
-const IdempotencyWindow = 24 * time.Hour
+// Window is how long a key's answer is kept and replayed.
+const Window = 24 * time.Hour
 
-// MaxIdempotencyKey bounds the Idempotency-Key header.
-const MaxIdempotencyKey = 255
+// MaxKey bounds the Idempotency-Key header.
+const MaxKey = 255
 
 // ReplayedHeader marks an answer replayed for a repeated Idempotency-Key.
 const ReplayedHeader = "Idempotent-Replayed"
@@ -45,12 +50,12 @@ type idempotencyItem struct {
 // replayedHeaders are the answer's headers kept for a replay.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
-// Idempotent makes h honour the Idempotency-Key header: the first request with a key
+// Wrap makes h honour the Idempotency-Key header: the first request with a key
 // claims it and its answer is stored; the same key with the same request replays that
 // answer; with another request it is a 422; while the first is still running, a 409.
 // A server error releases the key, so that a retry can succeed. Keys belong to the
 // caller: two callers never share one.
-func Idempotent(st *store.Store, h Handler) Handler {
+func Wrap(st *store.Store, h api.Handler) api.Handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		vs, present := r.Header["Idempotency-Key"]
 		if !present {
@@ -60,9 +65,9 @@ func Idempotent(st *store.Store, h Handler) Handler {
 		key := strings.Join(vs, ",")
 		if !validIdempotencyKey(key) {
 			return problem.Invalid("the Idempotency-Key header is invalid",
-				problem.Field("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxIdempotencyKey)))
+				problem.Field("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", MaxKey)))
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBody+1))
 		if err != nil {
 			return problem.MalformedJSON("the body could not be read")
 		}
@@ -72,8 +77,8 @@ func Idempotent(st *store.Store, h Handler) Handler {
 		ctx := r.Context()
 		now := time.Now()
 		it := idempotencyItem{
-			PK: "IDEMPOTENCY#" + CallerOf(ctx).UserID + "#" + key, SK: "IDEMPOTENCY", Type: "idempotency",
-			RequestHash: hash, State: "pending", ExpiresAt: now.Add(IdempotencyWindow).Unix(),
+			PK: "IDEMPOTENCY#" + api.CallerOf(ctx).UserID + "#" + key, SK: "IDEMPOTENCY", Type: "idempotency",
+			RequestHash: hash, State: "pending", ExpiresAt: now.Add(Window).Unix(),
 		}
 		// An expired key counts as free: DynamoDB's TTL deletes items late (and DynamoDB
 		// Local never does), so no correctness rests on it.
@@ -96,7 +101,7 @@ func Idempotent(st *store.Store, h Handler) Handler {
 			p != nil && p.Status >= 500:
 			// Leave no claim behind a failure the client may retry.
 			if err := st.DeleteIf(ctx, store.Key(it.PK, it.SK), store.AttrIs("requestHash", hash)); err != nil {
-				Logger.ErrorContext(ctx, "idempotency key not released", "error", err.Error())
+				api.Logger.ErrorContext(ctx, "idempotency key not released", "error", err.Error())
 			}
 		default:
 			// The answer, a problem (4xx) included, is stored so a retry sees the same.
@@ -112,7 +117,7 @@ func Idempotent(st *store.Store, h Handler) Handler {
 				}
 			}
 			if err := st.PutIf(ctx, it, store.AttrIs("requestHash", hash)); err != nil {
-				Logger.ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
+				api.Logger.ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
 			}
 		}
 		if herr != nil {
@@ -161,7 +166,7 @@ func replay(ctx context.Context, st *store.Store, w http.ResponseWriter, claim i
 }
 
 func validIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > MaxIdempotencyKey {
+	if len(k) == 0 || len(k) > MaxKey {
 		return false
 	}
 	for i := 0; i < len(k); i++ {

@@ -1,17 +1,16 @@
-package identity
+package signin
 
 import (
 	"context"
 	"errors"
 	"net/http"
-	"net/mail"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/identity"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/throttle"
 )
@@ -50,9 +49,6 @@ type loginBody struct {
 	Password *string `json:"password"`
 }
 
-// MaxPassword bounds the password accepted; Cognito's own limit is 256.
-const MaxPassword = 256
-
 // Operation is the route's operation; it is public.
 func (l *Login) Operation() api.Operation {
 	return api.Operation{Method: http.MethodPost, Path: "/v1/auth/login", Kind: "route", Handle: l.login}
@@ -66,7 +62,7 @@ func (l *Login) login(w http.ResponseWriter, r *http.Request) error {
 	email, errs := requiredEmail(body.Email)
 	if body.Password == nil || *body.Password == "" {
 		errs = append(errs, problem.Field("password", "is required"))
-	} else if len(*body.Password) > MaxPassword {
+	} else if len(*body.Password) > identity.MaxPassword {
 		errs = append(errs, problem.Field("password", "is too long"))
 	}
 	if len(errs) > 0 {
@@ -143,20 +139,9 @@ func requiredEmail(v *string) (string, []problem.FieldError) {
 	if v == nil {
 		return "", []problem.FieldError{problem.Field("email", "is required")}
 	}
-	e, err := CleanEmail(*v)
+	e, err := identity.CleanEmail(*v)
 	if err != nil {
 		return "", []problem.FieldError{problem.Field("email", "must be a plain email address")}
 	}
 	return e, nil
-}
-
-// CleanEmail trims and lower-cases an email address and checks that it is a plain
-// address of at most 254 characters.
-func CleanEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", errors.New("not a plain email address")
-	}
-	return s, nil
 }

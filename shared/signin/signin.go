@@ -1,4 +1,4 @@
-package identity
+package signin
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/identity"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 	"opsconsole/shared/throttle"
@@ -278,7 +279,7 @@ func (s *Sessions) logout(w http.ResponseWriter, r *http.Request) error {
 
 // signOutUpdate sets the user's signedOutAt, if the user exists.
 func signOutUpdate(sub string, at time.Time) store.Write {
-	return store.Edit(UserKey(sub), store.Expr{
+	return store.Edit(identity.UserKey(sub), store.Expr{
 		Update:    "SET #s = :s",
 		Condition: "attribute_exists(PK)",
 		Names:     map[string]string{"#s": "signedOutAt"},

@@ -1,4 +1,4 @@
-package identity
+package signin
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"opsconsole/shared/admins"
 	"opsconsole/shared/config"
+	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
@@ -29,18 +30,9 @@ func SeedPlatformAdmin(ctx context.Context, email, password string) error {
 	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
 	_, err = EnsureUser(ctx, st, cip.NewFromConfig(cfg.AWS), cfg.UserPoolID, NewUser{
 		Email: email, Password: password, FirstName: "Platform", LastName: "Admin",
-		Role: tree.RolePlatformAdmin, Node: PlatformNode(),
+		Role: tree.RolePlatformAdmin, Node: identity.PlatformNode(),
 	})
 	return err
-}
-
-// PlatformNode is the root of the tree.
-func PlatformNode() nodes.Item {
-	return nodes.Item{
-		PK: nodes.PK(tree.PlatformID), SK: nodes.SK, Type: "node", ID: tree.PlatformID,
-		Kind: tree.KindPlatform, Path: []string{}, Name: "Platform", NameKey: "platform",
-		Status: "active", Version: 1, CreatedAt: now(), UpdatedAt: now(),
-	}
 }
 
 // NewUser describes a user to create directly, outside the invitation flow: the seeded
@@ -61,7 +53,7 @@ type CognitoAdmin interface {
 // EnsureUser creates (or finds) the Cognito user with a permanent password and writes
 // the node (if missing) and the active user record. It returns the user's subject.
 func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID string, u NewUser) (string, error) {
-	email, err := CleanEmail(u.Email)
+	email, err := identity.CleanEmail(u.Email)
 	if err != nil {
 		return "", fmt.Errorf("seed user: %w", err)
 	}
@@ -96,11 +88,11 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 		return "", fmt.Errorf("set password: %w", err)
 	}
 	ts := nodes.Stamp(time.Now())
-	user := UserItem{
+	user := identity.UserItem{
 		PK: "USER#" + sub, SK: "USER", Type: "user", ID: sub, Email: email,
 		FirstName: u.FirstName, LastName: u.LastName, Role: u.Role,
 		NodeID: u.Node.ID, NodeKind: u.Node.Kind, NodePath: u.Node.Path,
-		Status: StatusActive, Version: 1, CreatedAt: ts, UpdatedAt: ts,
+		Status: identity.StatusActive, Version: 1, CreatedAt: ts, UpdatedAt: ts,
 	}
 	if user.NodePath == nil {
 		user.NodePath = []string{}
@@ -119,7 +111,7 @@ func EnsureUser(ctx context.Context, st *store.Store, cog CognitoAdmin, poolID s
 	if err != nil {
 		return "", err
 	}
-	emailPut, err := store.Put(nodes.Unique(EmailPK(email), sub), nil)
+	emailPut, err := store.Put(nodes.Unique(identity.EmailPK(email), sub), nil)
 	if err != nil {
 		return "", err
 	}

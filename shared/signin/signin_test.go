@@ -1,8 +1,7 @@
-package identity
+package signin
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,19 +25,6 @@ func TestOtpauthURI(t *testing.T) {
 	want := "otpauth://totp/Acme%20%26%20Co:ada%2Bops%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Acme%20%26%20Co"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
-	}
-}
-
-func TestPreAuthenticationWithoutTheTable(t *testing.T) {
-	p := &PreAuthentication{} // no store: these cases must not read
-	ev := events.CognitoEventUserPoolsPreAuthentication{}
-	ev.Request.UserNotFound = true
-	if _, err := p.Handle(context.Background(), ev); err != nil {
-		t.Fatalf("unknown user: %v (Cognito answers them itself)", err)
-	}
-	ev.Request.UserNotFound = false
-	if _, err := p.Handle(context.Background(), ev); !errors.Is(err, ErrSignInRefused) {
-		t.Fatalf("no sub: %v", err)
 	}
 }
 

@@ -1,0 +1,73 @@
+// Package deps is what a function that reads the table is built from: its
+// configuration, the store, the cursor signer and the caller check (login-as sessions
+// included). It links the DynamoDB client and nothing of Cognito or SES: a function
+// that needs those builds their clients itself, from Config.AWS.
+package deps
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"opsconsole/shared/api"
+	"opsconsole/shared/config"
+	"opsconsole/shared/cursor"
+	"opsconsole/shared/function"
+	"opsconsole/shared/identity"
+	"opsconsole/shared/impersonation"
+	"opsconsole/shared/store"
+)
+
+// Deps are the clients built once per cold start, outside the handler.
+type Deps struct {
+	Config  config.Config
+	Store   *store.Store
+	Cursors cursor.Signer
+	// Callers resolve login-as sessions too (X-Impersonation-Id), for every protected
+	// function.
+	Callers api.Callers
+}
+
+// Load reads the environment and builds the clients.
+func Load(ctx context.Context) (Deps, error) {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return Deps{}, err
+	}
+	if len(cfg.CursorSecret) < 32 {
+		return Deps{}, errors.New("CURSOR_SECRET must hold at least 32 bytes")
+	}
+	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	return Deps{
+		Config: cfg, Store: st, Cursors: cursor.Signer{Secret: cfg.CursorSecret},
+		Callers: impersonation.Callers{Callers: identity.Callers{Store: st}},
+	}, nil
+}
+
+// API is the HTTP function of the operation op builds from the deps. Built from zero
+// Deps, op still tells its method and path (Operations), without any configuration.
+func API(op func(Deps) api.Operation) function.Routed { return httpFunction(op) }
+
+type httpFunction func(Deps) api.Operation
+
+func (h httpFunction) Build(ctx context.Context) (function.Function, error) {
+	d, err := Load(ctx)
+	if err != nil {
+		return function.Function{}, err
+	}
+	return function.Serve(h(d)), nil
+}
+
+func (h httpFunction) Operations() []api.Operation { return []api.Operation{h(Deps{})} }
+
+// Stream is the stream consumer h builds from the deps.
+func Stream(h func(Deps) function.StreamHandler) function.Builder {
+	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+		d, err := Load(ctx)
+		if err != nil {
+			return function.Function{}, err
+		}
+		return function.Function{Stream: h(d)}, nil
+	})
+}
