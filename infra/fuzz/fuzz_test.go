@@ -144,7 +144,9 @@ func TestFuzzGate(t *testing.T) {
 	var total gateFigures
 	for _, run := range runs {
 		t.Run(run.name, func(t *testing.T) {
-			rep := filepath.Join(os.TempDir(), "opsconsole-fuzz-"+run.name+".ndjson")
+			// One report per process: two gates running at once (two clones' make test)
+			// must not write into each other's report.
+			rep := filepath.Join(os.TempDir(), fmt.Sprintf("opsconsole-fuzz-%s-%d.ndjson", run.name, os.Getpid()))
 			args := []string{"run", sys.OpenAPIURL, "--url", sys.APIURL,
 				"-H", "Authorization: Bearer " + run.token,
 				"--checks", "all", "--exclude-checks", strings.Join(keys(excludedChecks), ","),
