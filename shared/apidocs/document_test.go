@@ -17,6 +17,7 @@ import (
 
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/apidocs/conformance"
+	"opsconsole/shared/identity"
 	"opsconsole/shared/problem"
 )
 
@@ -466,4 +467,42 @@ func TestProblemTypesDocumented(t *testing.T) {
 			t.Errorf("Problem.type's description does not explain %s", s)
 		}
 	}
+}
+
+// TestEveryEmailHasTheServicesPattern: each email property states the rule the service
+// enforces (identity.EmailPattern), so a fuzzer's valid address is one the service, and
+// Cognito behind it, accepts. None says format: email, whose validators refuse the
+// blanks around an address that the service trims (as the pattern allows).
+func TestEveryEmailHasTheServicesPattern(t *testing.T) {
+	var walk func(ptr string, v any)
+	n := 0
+	walk = func(ptr string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["format"] == "email" {
+				t.Errorf("%s: format email; state identity.EmailPattern instead", ptr)
+			}
+			// The audit log's actor and a session's impersonator are records of who
+			// acted, only ever answered, never sent.
+			recorded := strings.HasPrefix(ptr, "/components/schemas/Actor/") || strings.HasPrefix(ptr, "/components/schemas/Impersonator/")
+			if strings.HasSuffix(strings.ToLower(ptr), "email") && x["type"] == "string" && !recorded {
+				n++
+				if x["pattern"] != identity.EmailPattern {
+					t.Errorf("%s: pattern %v, want identity.EmailPattern", ptr, x["pattern"])
+				}
+			}
+			for k, c := range x {
+				walk(ptr+"/"+escape(k), c)
+			}
+		case []any:
+			for i, c := range x {
+				walk(ptr+"/"+strconv.Itoa(i), c)
+			}
+		}
+	}
+	walk("", document(t))
+	if n == 0 {
+		t.Fatal("no email property in the document")
+	}
+	t.Logf("%d email properties", n)
 }

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 )
@@ -82,10 +82,11 @@ func fieldErrors(err error) []problem.FieldError {
 	return []problem.FieldError{problem.Field("body", "invalid")}
 }
 
-// checkEmail accepts a plain address such as ops@example.com and nothing fancier.
+// checkEmail accepts a plain address such as ops@example.com and nothing fancier: the
+// one rule of identity.ValidEmail, since an end user's email becomes a Cognito user
+// name when they are invited.
 func checkEmail(field, v string) error {
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || len(v) > 254 {
+	if !identity.ValidEmail(v) {
 		return problem.Invalid("the email address is invalid", problem.Field(field, "must be a plain email address such as ops@example.com"))
 	}
 	return nil
@@ -99,7 +100,7 @@ func (l Level) cleanName(v json.RawMessage) (string, []problem.FieldError) {
 		return "", []problem.FieldError{*fe}
 	}
 	if field == "email" {
-		s = strings.TrimSpace(s)
+		s = identity.TrimEmail(s)
 		if err := checkEmail(field, s); err != nil {
 			return "", fieldErrors(err)
 		}
@@ -171,7 +172,7 @@ func (f Field) value(v json.RawMessage) (val any, remove bool, errs []problem.Fi
 		if fe != nil {
 			return nil, false, []problem.FieldError{*fe}
 		}
-		s = strings.TrimSpace(s)
+		s = identity.TrimEmail(s)
 		if s == "" {
 			if f.Required {
 				return nil, false, []problem.FieldError{problem.Field(f.Name, "must not be empty")}

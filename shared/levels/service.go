@@ -298,9 +298,6 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 	before := loaded(r)
-	if err := api.CheckVersion(r, before.Version); err != nil {
-		return err
-	}
 	b, err := decodeBody(r)
 	if err != nil {
 		return err
@@ -313,6 +310,10 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 	if len(b) == 0 {
 		return problem.Invalid("the body changes nothing",
 			problem.Field("body", "give at least one of "+strings.Join(s.Level.fieldNames(), ", ")))
+	}
+	// The body is judged before the version: a malformed request is a 400 whatever its If-Match.
+	if err := api.CheckVersion(r, before.Version); err != nil {
+		return err
 	}
 	after := before
 	after.Attrs = maps.Clone(before.Attrs)

@@ -214,15 +214,16 @@ type rejectBody struct {
 func (s *Service) reject(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	before := loaded(r)
-	if err := api.CheckVersion(r, before.Version); err != nil {
-		return err
-	}
 	var b rejectBody
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	reason, err := validReason(b.Reason)
 	if err != nil {
+		return err
+	}
+	// The body is judged before the version: a malformed request is a 400 whatever its If-Match.
+	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
 	if before.Status != levels.StatusPending {

@@ -64,8 +64,15 @@ func (s *Service) inviteEndUser(w http.ResponseWriter, r *http.Request) error {
 		return problem.Conflict("invalid-transition", "the end user is "+rec.Status+"; only an active one can be invited",
 			problem.Field("status", "is "+rec.Status))
 	}
+	// A sign-in name is lower-case (the record keeps the case it was given), and a
+	// record written before the email rule was Cognito's own may hold one Cognito refuses.
+	email, err := identity.CleanEmail(rec.Name)
+	if err != nil {
+		return problem.Conflict("invalid-transition", "the end user's email cannot be a sign-in name; correct it with PATCH first",
+			problem.Field("email", "must be a plain email address such as ops@example.com"))
+	}
 	var owner nodes.UniqueName
-	err := s.Store.Get(ctx, identity.EmailKey(rec.Name), &owner)
+	err = s.Store.Get(ctx, identity.EmailKey(email), &owner)
 	switch {
 	case err == nil:
 		var u identity.UserItem
@@ -79,7 +86,7 @@ func (s *Service) inviteEndUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	first, _ := rec.Attrs["firstName"].(string)
 	last, _ := rec.Attrs["lastName"].(string)
-	u, err := s.Invite(r, rec, rec.Name, first, last, tree.RoleEndUser)
+	u, err := s.Invite(r, rec, email, first, last, tree.RoleEndUser)
 	if err != nil {
 		return err
 	}

@@ -55,9 +55,6 @@ type updateBody struct {
 // (last-admin). Only the table changes.
 func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 	before := loaded(r)
-	if err := api.CheckVersion(r, before.Version); err != nil {
-		return err
-	}
 	var b updateBody
 	nulls, err := api.DecodePatch(r, &b)
 	if err != nil {
@@ -88,6 +85,10 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 	}
 	if b.Role == nil && b.FirstName == nil && b.LastName == nil {
 		return problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of role, firstName, lastName"))
+	}
+	// The body is judged before the version: a malformed request is a 400 whatever its If-Match.
+	if err := api.CheckVersion(r, before.Version); err != nil {
+		return err
 	}
 	if err := notAboveCaller(r, before); err != nil {
 		return err
