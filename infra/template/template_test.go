@@ -40,6 +40,7 @@ func TestFunctions(t *testing.T) {
 		{"AuditWriterFunction", "audit-writer", []string{"TableStream:DynamoDB"}},
 		{"TreeCounterFunction", "tree-counter", []string{"TableStream:DynamoDB"}},
 		{"TreeDeleterFunction", "tree-deleter", []string{"TableStream:DynamoDB"}},
+		{"NodeSweeperFunction", "node-sweeper", []string{"TableStream:DynamoDB"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.logicalID, func(t *testing.T) {
@@ -158,9 +159,15 @@ func TestStreamMappings(t *testing.T) {
 			OnFailureType: "SQS",
 		}
 	}
+	// The node sweeper makes a Cognito call and a transaction per user of each
+	// removed node: small batches, and time for a node with many users.
+	sweeper := consumer("node-sweeper", "NodeSweeperFunction",
+		`{"eventName": ["REMOVE"], "dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "NodeSweeperFailureQueue")
+	sweeper.Timeout, sweeper.BatchSize = 300, 10
 	want := []StreamMapping{
 		consumer("audit-writer", "AuditWriterFunction",
 			`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`, "AuditFailureQueue"),
+		sweeper,
 		consumer("tree-counter", "TreeCounterFunction",
 			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "TreeCounterFailureQueue"),
 	}
@@ -194,7 +201,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},

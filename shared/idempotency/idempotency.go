@@ -47,6 +47,16 @@ type idempotencyItem struct {
 	ExpiresAt   int64             `dynamodbav:"expiresAt"`
 }
 
+// CallerPK is the partition of a caller's keys: one per caller, so that the removal of
+// their account (shared/sweep) finds every key with one Query.
+func CallerPK(userID string) string { return "IDEMPOTENCY#" + userID }
+
+// Forget removes every key of the caller userID.
+func Forget(ctx context.Context, st *store.Store, userID string) error {
+	_, err := st.DeletePartition(ctx, CallerPK(userID))
+	return err
+}
+
 // replayedHeaders are the answer's headers kept for a replay.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
@@ -77,7 +87,7 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 		ctx := r.Context()
 		now := time.Now()
 		it := idempotencyItem{
-			PK: "IDEMPOTENCY#" + api.CallerOf(ctx).UserID + "#" + key, SK: "IDEMPOTENCY", Type: "idempotency",
+			PK: CallerPK(api.CallerOf(ctx).UserID), SK: "KEY#" + key, Type: "idempotency",
 			RequestHash: hash, State: "pending", ExpiresAt: now.Add(Window).Unix(),
 		}
 		// An expired key counts as free: DynamoDB's TTL deletes items late (and DynamoDB

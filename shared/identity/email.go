@@ -1,8 +1,12 @@
 package identity
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
+
+	"opsconsole/shared/store"
 )
 
 // MaxEmail bounds an email address, as RFC 5321 bounds a forward path.
@@ -68,3 +72,33 @@ func CleanEmail(s string) (string, error) {
 
 // MaxPassword bounds the password accepted; Cognito's own limit is 256.
 const MaxPassword = 256
+
+// The attempt counters kept per email address (shared/throttle), named here so that
+// the sweep of a deleted account (shared/sweep) finds each one its callers count.
+const (
+	// ThrottleSignIn counts failed sign-ins per email as sent (shared/signin).
+	ThrottleSignIn = "signin-email"
+	// ForgotScope and ResetScope count forgotten-password requests and reset attempts
+	// (shared/users): scope+"-email" per EmailDigest, scope+"-ip" per address.
+	ForgotScope = "forgot"
+	ResetScope  = "reset"
+)
+
+// EmailDigest is the value under which the password counters count an email: the
+// first 16 bytes of its SHA-256, in hex, so that no key holds the address.
+func EmailDigest(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:16])
+}
+
+// EmailCounters are the scopes and values of every counter kept of email.
+func EmailCounters(email string) (scopes, values []string) {
+	d := EmailDigest(email)
+	return []string{ThrottleSignIn, ForgotScope + "-email", ResetScope + "-email"}, []string{email, d, d}
+}
+
+// ActivationKey is the key of the pending activation whose token hashes to hash.
+func ActivationKey(hash string) store.Item { return store.Key("ACTIVATION#"+hash, "ACTIVATION") }
+
+// ResetKey is the key of user userID's pending password reset.
+func ResetKey(userID string) store.Item { return store.Key("RESET#"+userID, "RESET") }

@@ -40,6 +40,7 @@ import (
 	"opsconsole/shared/levels"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
+	"opsconsole/shared/sweep"
 	"opsconsole/shared/users"
 )
 
@@ -97,6 +98,7 @@ var Functions = map[string]function.Builder{
 	"me-mfa-remove":            deps.API(signin.MFARemoveFunction),
 	"me-mfa-verify":            deps.API(signin.MFAVerifyFunction),
 	"me-update":                deps.API(users.Function("me-update")),
+	"node-sweeper":             deps.Stream(sweep.Function),
 	"organizations-approve":    deps.API(signup.Function("organizations-approve")),
 	"organizations-create":     deps.API(levels.Organizations.Create),
 	"organizations-deactivate": deps.API(levels.Organizations.Action("deactivate")),

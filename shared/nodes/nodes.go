@@ -305,3 +305,8 @@ func CleanName(field, name string) (string, error) {
 	}
 	return name, nil
 }
+
+// SignupKey is the key of organization orgID's self-service signup (shared/signup):
+// here, beside the node's own keys, for those that remove it with the node without
+// linking signup's mail.
+func SignupKey(orgID string) store.Item { return store.Key("SIGNUP#"+orgID, "SIGNUP") }

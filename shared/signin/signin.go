@@ -35,7 +35,7 @@ const (
 
 // The scopes of the sign-in counters (the items THROTTLE#<scope>#<value>).
 const (
-	scopeAccount = "signin-email"
+	scopeAccount = identity.ThrottleSignIn
 	scopeAddress = "signin-ip"
 )
 

@@ -239,7 +239,7 @@ type item struct {
 }
 
 // Key is the key of the signup of organization id.
-func Key(id string) store.Item { return store.Key("SIGNUP#"+id, "SIGNUP") }
+func Key(id string) store.Item { return nodes.SignupKey(id) }
 
 // Accepted is the one answer of a signup.
 type Accepted struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -29,4 +30,34 @@ func (s *Store) QueryOnce(ctx context.Context, in dynamodb.QueryInput) (Read, er
 	}
 	metered(ctx, "Query", res.ConsumedCapacity)
 	return Read{Items: res.Items, Scanned: int(res.ScannedCount), Next: res.LastEvaluatedKey}, nil
+}
+
+// DeletePartition deletes every item of partition pk, a page of keys at a time (one
+// Query and a DeleteItem per item): for partitions that belong to one owner and go
+// with it, such as a deleted account's idempotency keys or attempt counters. It
+// answers how many items it deleted.
+func (s *Store) DeletePartition(ctx context.Context, pk string) (int, error) {
+	n := 0
+	var start Item
+	for {
+		r, err := s.QueryOnce(ctx, dynamodb.QueryInput{
+			KeyConditionExpression:    aws.String("PK = :pk"),
+			ExpressionAttributeValues: Item{":pk": &types.AttributeValueMemberS{Value: pk}},
+			ProjectionExpression:      aws.String("PK, SK"),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return n, err
+		}
+		for _, it := range r.Items {
+			if err := s.DeleteIf(ctx, Item{"PK": it["PK"], "SK": it["SK"]}, nil); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if r.Next == nil {
+			return n, nil
+		}
+		start = r.Next
+	}
 }

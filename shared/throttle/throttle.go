@@ -30,7 +30,10 @@ type Key struct {
 	Max int
 }
 
-func (k Key) pk() string { return "THROTTLE#" + k.Scope + "#" + k.Value }
+func (k Key) pk() string { return PK(k.Scope, k.Value) }
+
+// PK is the partition of the windows counted for scope and value.
+func PK(scope, value string) string { return "THROTTLE#" + scope + "#" + value }
 
 // Limiter counts attempts in the table.
 type Limiter struct {
@@ -150,4 +153,12 @@ func (l *Limiter) each(ctx context.Context, keys []Key, f func(ctx context.Conte
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// Forget removes every window counted for scope and value (one Query of the key's
+// partition, a delete per window): what an account's removal does with the counters
+// of its email (shared/sweep), so nothing of a deleted account stays in the table.
+func Forget(ctx context.Context, st *store.Store, scope, value string) error {
+	_, err := st.DeletePartition(ctx, Key{Scope: scope, Value: value}.pk())
+	return err
 }

@@ -40,7 +40,7 @@ type activationItem struct {
 }
 
 // ActivationKey is the key of the pending activation whose token hashes to hash.
-func ActivationKey(hash string) store.Item { return store.Key("ACTIVATION#"+hash, "ACTIVATION") }
+func ActivationKey(hash string) store.Item { return identity.ActivationKey(hash) }
 
 // newToken makes an activation token (32 random bytes, URL-safe) and its hash.
 func newToken() (token, hash string) {

@@ -92,7 +92,7 @@ type resetItem struct {
 }
 
 // ResetKey is the key of user userID's pending password reset.
-func ResetKey(userID string) store.Item { return store.Key("RESET#"+userID, "RESET") }
+func ResetKey(userID string) store.Item { return identity.ResetKey(userID) }
 
 // CodeDigits is the length of a reset code.
 const CodeDigits = 8
@@ -133,8 +133,7 @@ func readEmail(v *string) (string, []problem.FieldError) {
 // (429 with Retry-After) over either limit. It runs before anything about the account
 // is read, so its answer never depends on whether the account exists.
 func (s *Service) throttled(w http.ResponseWriter, r *http.Request, scope, email string, perEmail, perIP int) error {
-	sum := sha256.Sum256([]byte(email))
-	keys := []throttle.Key{{Scope: scope + "-email", Value: hex.EncodeToString(sum[:16]), Max: perEmail}}
+	keys := []throttle.Key{{Scope: scope + "-email", Value: identity.EmailDigest(email), Max: perEmail}}
 	if ip := api.MetaOf(r).SourceIP; ip != "" {
 		keys = append(keys, throttle.Key{Scope: scope + "-ip", Value: ip, Max: perIP})
 	}
@@ -187,7 +186,7 @@ func (s *Service) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("the request is invalid", errs...)
 	}
 	l := s.limits()
-	if err := s.throttled(w, r, "forgot", email, l.ForgotPerEmail, l.ForgotPerIP); err != nil {
+	if err := s.throttled(w, r, identity.ForgotScope, email, l.ForgotPerEmail, l.ForgotPerIP); err != nil {
 		return err
 	}
 	u, err := s.activeUserByEmail(ctx, email)
@@ -272,7 +271,7 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("the reset request is invalid", errs...)
 	}
 	l := s.limits()
-	if err := s.throttled(w, r, "reset", email, l.ResetPerEmail, l.ResetPerIP); err != nil {
+	if err := s.throttled(w, r, identity.ResetScope, email, l.ResetPerEmail, l.ResetPerIP); err != nil {
 		return err
 	}
 	u, err := s.activeUserByEmail(ctx, email)
