@@ -145,8 +145,11 @@ func TestMayUpdate(t *testing.T) {
 	}
 }
 
+// fixedNow is the clock of the tests that need one.
+var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
 func TestTransitioned(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := fixedNow
 	before := user("u1", identity.StatusActive, tree.RoleOrganizationAdmin)
 	before.SignedOutAt = 100
 	before.SetIndexKeys()
