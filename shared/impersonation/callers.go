@@ -3,7 +3,6 @@ package impersonation
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,13 +51,12 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 		if sessErr = c.Store.Get(ctx, Key(sessionID), &sess); sessErr != nil {
 			return
 		}
-		lineage := sess.Node().Lineage()
-		i := slices.Index(lineage, sess.ImpersonatorNodeID)
-		if i < 0 || i == len(lineage)-1 {
+		ids, ok := belowImpersonator(sess)
+		if !ok {
 			lineageBroken = true
 			return
 		}
-		for _, id := range lineage[i+1:] {
+		for _, id := range ids {
 			keys = append(keys, nodes.Key(id))
 		}
 		if sess.TargetKind == TargetUser {
@@ -79,8 +77,7 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 	}
 	// Someone else's session, an ended or expired one, or one whose target is no
 	// longer strictly inside the real user's subtree, all read alike.
-	if lineageBroken || !Usable(sess, real.UserID, c.now()) || !StrictlyBelow(real.Node, sess.Node()) ||
-		real.Node.ID != sess.ImpersonatorNodeID || !real.Role.AtLeast(sess.Role) {
+	if lineageBroken || !Stands(sess, real, c.now()) {
 		return real, tree.Caller{}, problem.ImpersonationEnded()
 	}
 	if len(below) != len(keys) {
@@ -94,9 +91,7 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 			if err := attributevalue.UnmarshalMap(it, &u); err != nil {
 				return real, tree.Caller{}, err
 			}
-			if u.Status != identity.StatusActive || u.Role != sess.Role || u.NodeID != sess.NodeID {
-				// The user was deactivated, moved or given another role: the session
-				// no longer stands for who they are.
+			if !StillStandsFor(sess, u) {
 				return real, tree.Caller{}, problem.ImpersonationEnded()
 			}
 			continue
@@ -111,15 +106,7 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 			return real, tree.Caller{}, api.ErrBranchSuspended
 		}
 	}
-	acting = tree.Caller{
-		UserID: real.UserID, Email: real.Email, Role: sess.Role, Node: sess.Node(),
-		// MFA and sign-out are the real user's, checked by the guard on real.
-		MFARequired: real.MFARequired, MFAEnrolled: real.MFAEnrolled, SignedOutAt: real.SignedOutAt,
-		Impersonator: &tree.Impersonator{UserID: real.UserID, Email: real.Email, Role: real.Role, SessionID: sess.ID},
-	}
-	if sess.TargetKind == TargetUser {
-		acting.UserID, acting.Email = sess.TargetID, sess.UserEmail
-	}
+	acting = ActingCaller(real, sess)
 	return real, acting, nil
 }
 

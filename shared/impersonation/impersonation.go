@@ -186,20 +186,11 @@ func (s *Service) targetFromBody(r *http.Request) (tree.Node, any, error) {
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return tree.Node{}, nil, err
 	}
-	switch {
-	case (b.NodeID == nil) == (b.UserID == nil):
-		return tree.Node{}, nil, problem.Invalid("name exactly one target",
-			problem.Field("nodeId", "exactly one of nodeId and userId is required"))
-	case b.NodeID != nil:
-		kind, ok := nodes.KindOfID(*b.NodeID)
-		if !ok {
-			return tree.Node{}, nil, problem.Invalid("the node id is malformed",
-				problem.Field("nodeId", "must be the id of a distributor, a partner, an organization or a company"))
-		}
-		if _, ok := AdminRoleOf(kind); !ok && kind != tree.KindPlatform {
-			return tree.Node{}, nil, problem.Invalid("an end user's record cannot be acted as",
-				problem.Field("nodeId", "must be the id of a distributor, a partner, an organization or a company"))
-		}
+	kind, err := b.target()
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	if b.NodeID != nil {
 		n, err := nodes.Get(r.Context(), s.Store, *b.NodeID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && n.Kind != kind) {
 			return tree.Node{}, nil, problem.NotFound(string(kind))
@@ -208,22 +199,18 @@ func (s *Service) targetFromBody(r *http.Request) (tree.Node, any, error) {
 			return tree.Node{}, nil, err
 		}
 		return n.Node(), started{body: b, node: &n}, nil
-	default:
-		if !tree.ValidUserID(*b.UserID) {
-			return tree.Node{}, nil, problem.NotFound("user")
-		}
-		var u identity.UserItem
-		err := s.Store.Get(r.Context(), identity.UserKey(*b.UserID), &u)
-		if errors.Is(err, store.ErrNotFound) {
-			return tree.Node{}, nil, problem.NotFound("user")
-		}
-		if err != nil {
-			return tree.Node{}, nil, err
-		}
-		// As the console users' routes do: the user hangs below their node.
-		node := tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath}
-		return tree.Node{ID: "user#" + u.ID, Kind: "user", Path: node.Lineage()}, started{body: b, user: &u}, nil
 	}
+	var u identity.UserItem
+	err = s.Store.Get(r.Context(), identity.UserKey(*b.UserID), &u)
+	if errors.Is(err, store.ErrNotFound) {
+		return tree.Node{}, nil, problem.NotFound("user")
+	}
+	if err != nil {
+		return tree.Node{}, nil, err
+	}
+	// As the console users' routes do: the user hangs below their node.
+	node := tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath}
+	return tree.Node{ID: "user#" + u.ID, Kind: "user", Path: node.Lineage()}, started{body: b, user: &u}, nil
 }
 
 // create serves POST /v1/impersonations: one transaction writes the session and its
@@ -232,43 +219,10 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	caller := api.CallerOf(ctx)
 	t := api.TargetOf(ctx).(started)
-	now := s.now()
-	it := Item{
-		ID: NewID(), Type: "impersonation",
-		ImpersonatorID: caller.UserID, ImpersonatorEmail: caller.Email, ImpersonatorRole: caller.Role,
-		ImpersonatorNodeID: caller.Node.ID,
-		CreatedAt:          now.Format(time.RFC3339), Version: 1,
+	it, err := newItem(NewID(), caller, t, s.now())
+	if err != nil {
+		return err
 	}
-	it.PK, it.SK = "IMPERSONATION#"+it.ID, "IMPERSONATION"
-	if n := t.node; n != nil {
-		role, ok := AdminRoleOf(n.Kind)
-		if !ok || !MayActAs(caller, role, n.Node()) {
-			return problem.Forbidden("you may only act as a node strictly below your own")
-		}
-		it.TargetKind, it.TargetID, it.TargetName = TargetNode, n.ID, n.Name
-		it.Role, it.NodeID, it.NodeKind, it.NodePath = role, n.ID, n.Kind, n.Path
-	} else {
-		u := t.user
-		node := tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath}
-		if !MayActAs(caller, u.Role, node) {
-			return problem.Forbidden("you may only act as a console user of a node strictly below your own, with a role below yours")
-		}
-		if u.Status != identity.StatusActive {
-			return problem.Invalid("the user is not active", problem.Field("userId", "must be an active console user; this one is "+u.Status))
-		}
-		it.TargetKind, it.TargetID, it.TargetName, it.UserEmail = TargetUser, u.ID, u.Email, u.Email
-		it.Role, it.NodeID, it.NodeKind, it.NodePath = u.Role, u.NodeID, u.NodeKind, u.NodePath
-	}
-	// The target first (403 on one's own node), then the length.
-	minutes := DefaultMinutes
-	if t.body.Minutes != nil {
-		minutes = *t.body.Minutes
-		if minutes < 1 || minutes > MaxMinutes {
-			return problem.Invalid("the session length is out of range", problem.Field("minutes", "must be 1 to 60"))
-		}
-	}
-	it.ValidUntil = now.Add(time.Duration(minutes) * time.Minute).Unix()
-	it.ExpiresAt = it.ValidUntil + int64(Cleanup/time.Second)
 	put, err := store.Put(it, store.NotExists())
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func noSignup() error {
 func (s *Service) signupOf(r *http.Request, id string) (item, error) {
 	var sg item
 	err := s.Store.Get(r.Context(), Key(id), &sg)
-	if err == nil && sg.Status == StatusUnverified {
+	if err == nil && !sg.submitted() {
 		err = store.ErrNotFound
 	}
 	return sg, err
@@ -91,11 +91,6 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return api.WriteJSON(w, http.StatusOK, viewOf(sg))
-}
-
-func notPending(org nodes.Item, past string) error {
-	return problem.Conflict("invalid-transition", "the organization is "+org.Status+"; only a pending one can be "+past,
-		problem.Field("status", "is "+org.Status))
 }
 
 // decide is the transaction of a decision: the organization's status, the signup's
@@ -160,8 +155,8 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if before.Status != levels.StatusPending {
-		return notPending(before, "approved")
+	if err := mayDecide(before, "approved"); err != nil {
+		return err
 	}
 	var sgp *item
 	sg, err := s.signupOf(r, before.ID)
@@ -173,9 +168,7 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if taken {
-			p := problem.EmailTaken()
-			p.Detail = "the applicant's email now belongs to a console user; reject the signup, or approve it after that user is gone"
-			return p
+			return applicantEmailTaken()
 		}
 	case !errors.Is(err, store.ErrNotFound):
 		return err
@@ -226,8 +219,8 @@ func (s *Service) reject(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if before.Status != levels.StatusPending {
-		return notPending(before, "rejected")
+	if err := mayDecide(before, "rejected"); err != nil {
+		return err
 	}
 	var sgp *item
 	sg, err := s.signupOf(r, before.ID)

@@ -17,7 +17,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -26,8 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -193,10 +190,7 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		verb := "signup-disabled"
-		if *b.Enabled {
-			verb = "signup-enabled"
-		}
+		verb := settingsVerb(*b.Enabled)
 		rec, err := audit.Record(r, audit.Change{
 			Action: "partner." + verb,
 			Target: audit.Target{Type: string(tree.KindPartner), ID: p.ID, Name: p.Name},
@@ -253,26 +247,9 @@ type signupBody struct {
 	Email            *string `json:"email"`
 }
 
-func cleanName(field string, v *string) (string, []problem.FieldError) {
-	if v == nil {
-		return "", []problem.FieldError{problem.Field(field, "is required")}
-	}
-	clean, err := nodes.CleanName(field, *v)
-	var p *problem.Problem
-	if errors.As(err, &p) {
-		return "", p.Errors
-	}
-	return clean, nil
-}
-
 // closed is the one answer for a partner that does not exist, is not open to signups,
 // is suspended or is being deleted.
 func closed() error { return problem.NotFound(string(tree.KindPartner)) }
-
-// open tells whether partner p takes signups.
-func open(p partnerItem) bool {
-	return p.SignupEnabled && p.Status == levels.StatusActive && p.Deleting == nil
-}
 
 // create serves POST /v1/signup/{partnerId} (public).
 //
@@ -289,22 +266,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return err
 	}
-	orgName, errs := cleanName("organizationName", b.OrganizationName)
-	first, fe := cleanName("firstName", b.FirstName)
-	errs = append(errs, fe...)
-	last, fe := cleanName("lastName", b.LastName)
-	errs = append(errs, fe...)
-	var email string
-	if b.Email == nil {
-		errs = append(errs, problem.Field("email", "is required"))
-	} else if e, err := identity.CleanEmail(*b.Email); err != nil {
-		errs = append(errs, problem.Field("email", "must be a plain email address of at most 254 characters"))
-	} else {
-		email = e
+	app, err := b.read()
+	if err != nil {
+		return err
 	}
-	if len(errs) > 0 {
-		return problem.Invalid("the body is invalid", errs...)
-	}
+	orgName, first, last, email := app.organizationName, app.firstName, app.lastName, app.email
 	l := s.limits()
 	sum := sha256.Sum256([]byte(email))
 	keys := []throttle.Key{{Scope: "signup-email", Value: hex.EncodeToString(sum[:16]), Max: l.PerEmail}}
@@ -442,8 +408,8 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	token := *b.Token
-	id, _, _ := strings.Cut(token, ".")
-	if !nodes.ValidID(tree.KindOrganization, id) || len(token) > 200 {
+	id, ok := tokenOrganization(token)
+	if !ok {
 		return invalidToken()
 	}
 	var sg item
@@ -456,7 +422,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	hash := hashToken(token)
 	now := s.now()
-	if sg.Status != StatusUnverified || subtle.ConstantTimeCompare([]byte(hash), []byte(sg.TokenHash)) != 1 || now.Unix() >= sg.ExpiresAt {
+	if !sg.verifiable(hash, now) {
 		return invalidToken()
 	}
 	p, err := s.loadPartner(ctx, sg.PartnerID)
@@ -535,22 +501,4 @@ func applicantFields(sg item, fields map[string]any) map[string]any {
 	fields["applicantFirstName"] = sg.FirstName
 	fields["applicantLastName"] = sg.LastName
 	return fields
-}
-
-// validReason checks a rejection reason: 1 to MaxReason characters after trimming, no
-// control characters but line breaks and tabs.
-func validReason(v *string) (string, error) {
-	if v == nil {
-		return "", problem.Invalid("the body is invalid", problem.Field("reason", "is required"))
-	}
-	reason := strings.TrimSpace(*v)
-	switch {
-	case reason == "":
-		return "", problem.Invalid("the reason is empty", problem.Field("reason", "must not be empty"))
-	case utf8.RuneCountInString(reason) > MaxReason:
-		return "", problem.Invalid("the reason is too long", problem.Field("reason", "must be at most "+strconv.Itoa(MaxReason)+" characters"))
-	case strings.IndexFunc(reason, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0:
-		return "", problem.Invalid("the reason has a control character", problem.Field("reason", "must not contain control characters other than line breaks and tabs"))
-	}
-	return reason, nil
 }

@@ -13,51 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// fake is a Client that records what the store sends and answers with the errors it
-// is given, one per call, then success. It stands in for DynamoDB only to produce
-// what a real table cannot be made to produce on demand (a cancellation by a
-// conflicting transaction) and to see the requests the store builds; the store's
-// behaviour against a real table is proven by the local tests (shared/cascade,
-// shared/counts) and the e2e suite.
-type fake struct {
-	Client
-	errs     []error
-	transact []*dynamodb.TransactWriteItemsInput
-	updates  []*dynamodb.UpdateItemInput
-	queries  []*dynamodb.QueryInput
-	page     *dynamodb.QueryOutput
-}
-
-func (f *fake) next() error {
-	if len(f.errs) == 0 {
-		return nil
-	}
-	err := f.errs[0]
-	f.errs = f.errs[1:]
-	return err
-}
-
-func (f *fake) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	f.transact = append(f.transact, in)
-	if err := f.next(); err != nil {
-		return nil, err
-	}
-	return &dynamodb.TransactWriteItemsOutput{ConsumedCapacity: []types.ConsumedCapacity{{CapacityUnits: aws.Float64(2)}}}, nil
-}
-
-func (f *fake) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	f.updates = append(f.updates, in)
-	if err := f.next(); err != nil {
-		return nil, err
-	}
-	return &dynamodb.UpdateItemOutput{Attributes: Item{"n": &types.AttributeValueMemberN{Value: "1"}}}, nil
-}
-
-func (f *fake) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	f.queries = append(f.queries, in)
-	return f.page, f.next()
-}
-
 func cancelled(codes ...string) error {
 	reasons := make([]types.CancellationReason, len(codes))
 	for i, c := range codes {

@@ -11,7 +11,6 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
-	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
@@ -22,6 +21,26 @@ import (
 type activateBody struct {
 	Token    *string `json:"token"`
 	Password *string `json:"password"`
+}
+
+// check refuses, before anything is read, an activation request whose token cannot
+// be one or whose password the pool's policy refuses: the 400 names every problem.
+func (b activateBody) check() error {
+	var errs []problem.FieldError
+	if b.Token == nil || *b.Token == "" {
+		errs = append(errs, problem.Field("token", "is required"))
+	} else if len(*b.Token) > maxToken {
+		errs = append(errs, problem.Field("token", "is too long"))
+	}
+	if b.Password == nil {
+		errs = append(errs, problem.Field("password", "is required"))
+	} else {
+		errs = append(errs, PasswordProblems("password", *b.Password)...)
+	}
+	if len(errs) > 0 {
+		return problem.Invalid("the activation request is invalid", errs...)
+	}
+	return nil
 }
 
 // maxToken bounds the token accepted (ours are 43 characters).
@@ -76,19 +95,8 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return err
 	}
-	var errs []problem.FieldError
-	if b.Token == nil || *b.Token == "" {
-		errs = append(errs, problem.Field("token", "is required"))
-	} else if len(*b.Token) > maxToken {
-		errs = append(errs, problem.Field("token", "is too long"))
-	}
-	if b.Password == nil {
-		errs = append(errs, problem.Field("password", "is required"))
-	} else {
-		errs = append(errs, PasswordProblems("password", *b.Password)...)
-	}
-	if len(errs) > 0 {
-		return problem.Invalid("the activation request is invalid", errs...)
+	if err := b.check(); err != nil {
+		return err
 	}
 	now := s.now()
 	hash := HashToken(*b.Token)
@@ -103,7 +111,7 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if act.ExpiresAt <= now.Unix() {
+	if !act.live(now) {
 		return problem.InvalidToken()
 	}
 	var u identity.UserItem
@@ -114,7 +122,7 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if u.Status != identity.StatusInvited || u.ActivationHash != hash {
+	if !awaitsActivation(u, hash) {
 		return problem.InvalidToken()
 	}
 
@@ -153,9 +161,7 @@ func (s *Service) activate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writes := []store.Write{upd.FailsWith(problem.InvalidToken()), store.Delete(key, exists()).FailsWith(problem.InvalidToken())}
-	if admins.Counts(after.Role) {
-		writes = append(writes, admins.Add(after.NodeID, after.ID))
-	}
+	writes = append(writes, adminWrites(&u, &after)...)
 	rec, err := record(r, selfActor(u), "activated", &u, &after)
 	if err != nil {
 		return err

@@ -60,9 +60,8 @@ func (s *Service) inviteEndUser(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, rec.Version); err != nil {
 		return err
 	}
-	if rec.Status != identity.StatusActive {
-		return problem.Conflict("invalid-transition", "the end user is "+rec.Status+"; only an active one can be invited",
-			problem.Field("status", "is "+rec.Status))
+	if err := endUserInvitable(rec); err != nil {
+		return err
 	}
 	// A sign-in name is lower-case (the record keeps the case it was given), and a
 	// record written before the email rule was Cognito's own may hold one Cognito refuses.
@@ -76,11 +75,10 @@ func (s *Service) inviteEndUser(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 		var u identity.UserItem
-		if gerr := s.Store.Get(ctx, identity.UserKey(owner.OwnerID), &u); gerr == nil && u.NodeID == rec.ID {
-			return problem.Conflict("account-exists", "the end user already has an account ("+u.Status+"): user "+u.ID,
-				problem.Field("id", "has an account"))
+		if gerr := s.Store.Get(ctx, identity.UserKey(owner.OwnerID), &u); gerr != nil {
+			return endUserEmailTaken(rec.ID, nil)
 		}
-		return problem.EmailTaken()
+		return endUserEmailTaken(rec.ID, &u)
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
@@ -107,22 +105,14 @@ type meBody struct {
 	LastName  *string `json:"lastName"`
 }
 
-// updateMe serves PATCH /v1/me {firstName, lastName}: the signed-in user's own name,
-// on their user item and, for an end user, on their end-user record too, in one
-// transaction with a change record for each (user.updated, end_user.updated). Answers
-// the user as GET /v1/users/{id} shows them.
-func (s *Service) updateMe(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	var b meBody
-	nulls, err := api.DecodePatch(r, &b)
-	if err != nil {
-		return err
-	}
+// read validates PATCH /v1/me's body (nulls are the fields it set to null): the
+// cleaned names (meaningful only for the fields given), or the 400 naming every
+// invalid field, then a body that names none.
+func (b meBody) read(nulls []string) (first, last string, err error) {
 	var errs []problem.FieldError
 	for _, f := range nulls {
 		errs = append(errs, problem.Field(f, "must not be null"))
 	}
-	var first, last string
 	if b.FirstName != nil {
 		var fe []problem.FieldError
 		first, fe = readName("firstName", b.FirstName, true)
@@ -134,10 +124,28 @@ func (s *Service) updateMe(w http.ResponseWriter, r *http.Request) error {
 		errs = append(errs, fe...)
 	}
 	if len(errs) > 0 {
-		return problem.Invalid("the body is invalid", errs...)
+		return "", "", problem.Invalid("the body is invalid", errs...)
 	}
 	if b.FirstName == nil && b.LastName == nil {
-		return problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of firstName, lastName"))
+		return "", "", problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of firstName, lastName"))
+	}
+	return first, last, nil
+}
+
+// updateMe serves PATCH /v1/me {firstName, lastName}: the signed-in user's own name,
+// on their user item and, for an end user, on their end-user record too, in one
+// transaction with a change record for each (user.updated, end_user.updated). Answers
+// the user as GET /v1/users/{id} shows them.
+func (s *Service) updateMe(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var b meBody
+	nulls, err := api.DecodePatch(r, &b)
+	if err != nil {
+		return err
+	}
+	first, last, err := b.read(nulls)
+	if err != nil {
+		return err
 	}
 	var before identity.UserItem
 	if err := s.Store.Get(ctx, identity.UserKey(api.CallerOf(ctx).UserID), &before); err != nil {

@@ -78,6 +78,27 @@ type inviteBody struct {
 	NodeID    *string `json:"nodeId"`
 }
 
+// read validates the body but its node (which the target loader has read): the
+// cleaned email and names and the role, or the 400 naming every invalid field.
+func (b inviteBody) read() (email, first, last string, role tree.Role, err error) {
+	email, errs := readEmail(b.Email)
+	first, fe := readName("firstName", b.FirstName, true)
+	errs = append(errs, fe...)
+	last, fe = readName("lastName", b.LastName, true)
+	errs = append(errs, fe...)
+	if b.Role == nil {
+		errs = append(errs, problem.Field("role", "is required"))
+	} else if rl, fe := readRole(*b.Role); fe != nil {
+		errs = append(errs, *fe)
+	} else {
+		role = rl
+	}
+	if len(errs) > 0 {
+		return "", "", "", "", problem.Invalid("the body is invalid", errs...)
+	}
+	return email, first, last, role, nil
+}
+
 // invited carries what the invite's target loader read to the handler.
 type invited struct {
 	node nodes.Item
@@ -124,22 +145,9 @@ func (s *Service) invite(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c := api.TargetOf(ctx).(invited)
 	caller := api.CallerOf(ctx)
-	b := c.body
-	email, errs := readEmail(b.Email)
-	first, fe := readName("firstName", b.FirstName, true)
-	errs = append(errs, fe...)
-	last, fe := readName("lastName", b.LastName, true)
-	errs = append(errs, fe...)
-	var role tree.Role
-	if b.Role == nil {
-		errs = append(errs, problem.Field("role", "is required"))
-	} else if rl, fe := readRole(*b.Role); fe != nil {
-		errs = append(errs, *fe)
-	} else {
-		role = rl
-	}
-	if len(errs) > 0 {
-		return problem.Invalid("the body is invalid", errs...)
+	email, first, last, role, err := c.body.read()
+	if err != nil {
+		return err
 	}
 	if err := roleRule(caller, role, c.node.Kind); err != nil {
 		return err
@@ -312,8 +320,8 @@ func (s *Service) resendInvite(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if before.Status != identity.StatusInvited {
-		return invalidTransition(before, "only an invited user's invitation can be sent again")
+	if err := mayAct(tree.OpUsersResendInvite, api.CallerOf(ctx), before); err != nil {
+		return err
 	}
 	node, err := nodes.Get(ctx, s.Store, before.NodeID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -40,6 +40,38 @@ type listQuery struct {
 // maxSearch bounds the email prefix searched.
 const maxSearch = 254
 
+// readFilters validates the filters of GET /v1/users (it cleans q, the email prefix,
+// in place) and tells which node they name: other is set, with the node's id and
+// kind, when nodeId names a node that is not the caller's own (callerNodeID), which
+// must then be read; otherwise the caller's own node is listed. errs lists every
+// invalid filter.
+func readFilters(f map[string]string, callerNodeID string) (id string, kind tree.Kind, other bool, errs []problem.FieldError) {
+	if v, ok := f["status"]; ok && !slices.Contains(statuses, v) {
+		errs = append(errs, problem.Field("status", "must be one of "+strings.Join(statuses, ", ")))
+	}
+	if v, ok := f["role"]; ok {
+		if _, fe := readRole(v); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	if v, ok := f["q"]; ok {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v == "" || len(v) > maxSearch || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, problem.Field("q", "must be 1 to 254 characters of an email address"))
+		}
+		f["q"] = v
+	}
+	id, named := f["nodeId"]
+	if named && id != callerNodeID {
+		k, ok := kindOfID(id)
+		if !ok {
+			errs = append(errs, problem.Field("nodeId", nodeIDRule))
+		}
+		kind, other = k, true
+	}
+	return id, kind, other, errs
+}
+
 // scopeFromQuery validates the query and finds the node whose users are listed: the
 // one nodeId names, or else the caller's own. The policy then checks that the caller
 // may see it.
@@ -51,37 +83,13 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 	if err != nil {
 		return tree.Node{}, nil, err
 	}
-	var errs []problem.FieldError
-	if v, ok := q.Filters["status"]; ok && !slices.Contains(statuses, v) {
-		errs = append(errs, problem.Field("status", "must be one of "+strings.Join(statuses, ", ")))
-	}
-	if v, ok := q.Filters["role"]; ok {
-		if _, fe := readRole(v); fe != nil {
-			errs = append(errs, *fe)
-		}
-	}
-	if v, ok := q.Filters["q"]; ok {
-		v = strings.ToLower(strings.TrimSpace(v))
-		if v == "" || len(v) > maxSearch || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			errs = append(errs, problem.Field("q", "must be 1 to 254 characters of an email address"))
-		}
-		q.Filters["q"] = v
-	}
 	caller := api.CallerOf(r.Context())
 	scope := caller.Node
-	id, named := q.Filters["nodeId"]
-	var kind tree.Kind
-	if named && id != caller.Node.ID {
-		k, ok := kindOfID(id)
-		if !ok {
-			errs = append(errs, problem.Field("nodeId", nodeIDRule))
-		}
-		kind = k
-	}
+	id, kind, other, errs := readFilters(q.Filters, caller.Node.ID)
 	if len(errs) > 0 {
 		return tree.Node{}, nil, problem.Invalid("the query string is invalid", errs...)
 	}
-	if named && id != caller.Node.ID {
+	if other {
 		n, err := s.loadNode(r.Context(), kind, id)
 		if err != nil {
 			return tree.Node{}, nil, err

@@ -12,6 +12,7 @@ import (
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
 )
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
@@ -20,28 +21,22 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, viewOf(u))
 }
 
-// notAboveCaller refuses an action on a user whose role is above the caller's (which
-// the tree's shape already prevents: a user in the caller's subtree never holds a
-// higher role; kept as a guard against hand-made data).
-func notAboveCaller(r *http.Request, u identity.UserItem) error {
-	if caller := api.CallerOf(r.Context()); !caller.Role.AtLeast(u.Role) {
-		return problem.Forbidden("you may not manage a user whose role is above your own")
-	}
-	return nil
-}
-
-// notSelf refuses an action a user may not take on themselves.
-func notSelf(r *http.Request, u identity.UserItem, what string) error {
-	if api.CallerOf(r.Context()).UserID == u.ID {
-		return problem.Forbidden("you may not " + what + " yourself; ask another admin")
-	}
-	return nil
-}
-
 // leaveAdmins is the write that takes u out of their node's active admins, refused
 // with last-admin when they are the last one.
 func leaveAdmins(u identity.UserItem) store.Write {
 	return admins.Remove(u.NodeID, u.ID).FailsWith(problem.LastAdmin())
+}
+
+// adminWrites are the writes that keep the node's set of active admins right when
+// before becomes after (nil for a deletion), as adminsChange decides.
+func adminWrites(before, after *identity.UserItem) []store.Write {
+	switch join, leave := adminsChange(before, after); {
+	case join:
+		return []store.Write{admins.Add(after.NodeID, after.ID)}
+	case leave:
+		return []store.Write{leaveAdmins(*before)}
+	}
+	return nil
 }
 
 type updateBody struct {
@@ -50,16 +45,11 @@ type updateBody struct {
 	LastName  *string `json:"lastName"`
 }
 
-// update serves PATCH /v1/users/{id}: role, first and last name. A role change that
-// takes an active user out of the node's admins is refused for the last one
-// (last-admin). Only the table changes.
-func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
-	before := loaded(r)
-	var b updateBody
-	nulls, err := api.DecodePatch(r, &b)
-	if err != nil {
-		return err
-	}
+// apply is before with the changes of the body (nulls are the fields the body set to
+// null), or the 400 that says what is wrong with it: every invalid field at once,
+// then a body that names no field. Whether the caller may make the change is
+// mayUpdate's to decide.
+func (b updateBody) apply(before identity.UserItem, nulls []string) (identity.UserItem, error) {
 	var errs []problem.FieldError
 	for _, f := range nulls {
 		errs = append(errs, problem.Field(f, "must not be null"))
@@ -81,22 +71,34 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 		after.Role = rl
 	}
 	if len(errs) > 0 {
-		return problem.Invalid("the body is invalid", errs...)
+		return before, problem.Invalid("the body is invalid", errs...)
 	}
 	if b.Role == nil && b.FirstName == nil && b.LastName == nil {
-		return problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of role, firstName, lastName"))
+		return before, problem.Invalid("the body changes nothing", problem.Field("body", "give at least one of role, firstName, lastName"))
+	}
+	return after, nil
+}
+
+// update serves PATCH /v1/users/{id}: role, first and last name. A role change that
+// takes an active user out of the node's admins is refused for the last one
+// (last-admin). Only the table changes.
+func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
+	before := loaded(r)
+	var b updateBody
+	nulls, err := api.DecodePatch(r, &b)
+	if err != nil {
+		return err
+	}
+	after, err := b.apply(before, nulls)
+	if err != nil {
+		return err
 	}
 	// The body is judged before the version: a malformed request is a 400 whatever its If-Match.
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if err := notAboveCaller(r, before); err != nil {
+	if err := mayUpdate(api.CallerOf(r.Context()), before, after); err != nil {
 		return err
-	}
-	if after.Role != before.Role {
-		if err := roleRule(api.CallerOf(r.Context()), after.Role, before.NodeKind); err != nil {
-			return err
-		}
 	}
 	if after.Role == before.Role && after.FirstName == before.FirstName && after.LastName == before.LastName {
 		w.Header().Set("ETag", api.ETag(before.Version))
@@ -107,15 +109,7 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writes := []store.Write{upd}
-	if before.Status == identity.StatusActive {
-		switch was, is := admins.Counts(before.Role), admins.Counts(after.Role); {
-		case was && !is:
-			writes = append(writes, leaveAdmins(before))
-		case !was && is:
-			writes = append(writes, admins.Add(after.NodeID, after.ID))
-		}
-	}
+	writes := append([]store.Write{upd}, adminWrites(&before, &after)...)
 	rec, err := record(r, nil, "updated", &before, &after)
 	if err != nil {
 		return err
@@ -130,28 +124,13 @@ func (s *Service) update(w http.ResponseWriter, r *http.Request) error {
 // transition moves u from status from to status to in the table, with the change of
 // the node's admins it implies; verb names the audit action.
 func (s *Service) transition(r *http.Request, before identity.UserItem, to, verb string) (identity.UserItem, error) {
-	now := s.now()
-	after := before
-	after.Status, after.Version, after.UpdatedAt = to, before.Version+1, nodes.Stamp(now)
-	if to == identity.StatusDeactivated {
-		// Sessions end with the deactivation: the API refuses every token issued
-		// before now, even after a reactivation (the user signs in again).
-		after.SignedOutAt = now.Unix()
-	}
-	after.SetIndexKeys()
+	after := transitioned(before, to, s.now())
 	cond := expression.Name("status").Equal(expression.Value(before.Status))
 	upd, err := updateUser(before, after, &cond)
 	if err != nil {
 		return after, err
 	}
-	writes := []store.Write{upd}
-	if admins.Counts(before.Role) {
-		if to == identity.StatusActive {
-			writes = append(writes, admins.Add(after.NodeID, after.ID))
-		} else if before.Status == identity.StatusActive {
-			writes = append(writes, leaveAdmins(before))
-		}
-	}
+	writes := append([]store.Write{upd}, adminWrites(&before, &after)...)
 	rec, err := record(r, nil, verb, &before, &after)
 	if err != nil {
 		return after, err
@@ -171,14 +150,8 @@ func (s *Service) deactivate(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if err := notSelf(r, before, "deactivate"); err != nil {
+	if err := mayAct(tree.OpUsersDeactivate, api.CallerOf(ctx), before); err != nil {
 		return err
-	}
-	if err := notAboveCaller(r, before); err != nil {
-		return err
-	}
-	if before.Status != identity.StatusActive {
-		return invalidTransition(before, "only an active user can be deactivated")
 	}
 	after, err := s.transition(r, before, identity.StatusDeactivated, "deactivated")
 	if err != nil {
@@ -204,11 +177,8 @@ func (s *Service) reactivate(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if err := notAboveCaller(r, before); err != nil {
+	if err := mayAct(tree.OpUsersReactivate, api.CallerOf(ctx), before); err != nil {
 		return err
-	}
-	if before.Status != identity.StatusDeactivated {
-		return invalidTransition(before, "only a deactivated user can be reactivated")
 	}
 	if _, err := s.cognito().AdminEnableUser(ctx, &cip.AdminEnableUserInput{UserPoolId: &s.PoolID, Username: &before.Email}); err != nil {
 		return err
@@ -233,19 +203,14 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := api.CheckVersion(r, before.Version); err != nil {
 		return err
 	}
-	if err := notSelf(r, before, "delete"); err != nil {
-		return err
-	}
-	if err := notAboveCaller(r, before); err != nil {
+	if err := mayAct(tree.OpUsersDelete, api.CallerOf(ctx), before); err != nil {
 		return err
 	}
 	writes := []store.Write{
 		store.Delete(identity.UserKey(before.ID), store.VersionIs(before.Version)).FailsWith(problem.Stale()),
 		store.Delete(identity.EmailKey(before.Email), store.AttrIs("ownerId", before.ID)),
 	}
-	if before.Status == identity.StatusActive && admins.Counts(before.Role) {
-		writes = append(writes, leaveAdmins(before))
-	}
+	writes = append(writes, adminWrites(&before, nil)...)
 	if before.ActivationHash != "" {
 		writes = append(writes, store.Delete(ActivationKey(before.ActivationHash), nil))
 	}

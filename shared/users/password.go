@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -236,6 +235,27 @@ type resetBody struct {
 	NewPassword *string `json:"newPassword"`
 }
 
+// read validates a reset request before anything is read, the new password against
+// the pool's policy included, so that the answer never depends on the account: the
+// cleaned email, or the 400 naming every problem.
+func (b resetBody) read() (string, error) {
+	email, errs := readEmail(b.Email)
+	if b.Code == nil {
+		errs = append(errs, problem.Field("code", "is required"))
+	} else if !codePattern.MatchString(*b.Code) {
+		errs = append(errs, problem.Field("code", fmt.Sprintf("must be the %d digits sent by email", CodeDigits)))
+	}
+	if b.NewPassword == nil {
+		errs = append(errs, problem.Field("newPassword", "is required"))
+	} else {
+		errs = append(errs, PasswordProblems("newPassword", *b.NewPassword)...)
+	}
+	if len(errs) > 0 {
+		return "", problem.Invalid("the reset request is invalid", errs...)
+	}
+	return email, nil
+}
+
 // resetPassword serves POST /v1/auth/password/reset (public).
 //
 // The input is checked first, the password against the policy included, before
@@ -256,19 +276,9 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return err
 	}
-	email, errs := readEmail(b.Email)
-	if b.Code == nil {
-		errs = append(errs, problem.Field("code", "is required"))
-	} else if !codePattern.MatchString(*b.Code) {
-		errs = append(errs, problem.Field("code", fmt.Sprintf("must be the %d digits sent by email", CodeDigits)))
-	}
-	if b.NewPassword == nil {
-		errs = append(errs, problem.Field("newPassword", "is required"))
-	} else {
-		errs = append(errs, PasswordProblems("newPassword", *b.NewPassword)...)
-	}
-	if len(errs) > 0 {
-		return problem.Invalid("the reset request is invalid", errs...)
+	email, err := b.read()
+	if err != nil {
+		return err
 	}
 	l := s.limits()
 	if err := s.throttled(w, r, identity.ResetScope, email, l.ResetPerEmail, l.ResetPerIP); err != nil {
@@ -291,10 +301,10 @@ func (s *Service) resetPassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.now()
-	if pending.ExpiresAt <= now.Unix() || pending.Attempts >= ResetMaxAttempts {
+	if !pending.usable(now) {
 		return problem.InvalidCode()
 	}
-	if subtle.ConstantTimeCompare([]byte(hashCode(pending.Salt, *b.Code)), []byte(pending.CodeHash)) != 1 {
+	if !pending.matches(*b.Code) {
 		_, err := s.Store.UpdateOne(ctx, store.Edit(key, store.Expr{
 			Update: "ADD #a :one", Condition: "#h = :h",
 			Names:  map[string]string{"#a": "attempts", "#h": "codeHash"},

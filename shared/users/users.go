@@ -227,19 +227,6 @@ func (s *Service) loadNode(ctx context.Context, kind tree.Kind, id string) (node
 	return it, err
 }
 
-// roleRule checks that role may be given at a node of kind by caller: never a role
-// above the caller's own (403), and only the admin role of the node's level (400).
-func roleRule(caller tree.Caller, role tree.Role, kind tree.Kind) error {
-	if !caller.Role.AtLeast(role) {
-		return problem.Forbidden("you may not give a role above your own (" + string(caller.Role) + ")")
-	}
-	if want, _ := tree.AdminRole(kind); role != want {
-		return problem.Invalid("the role does not belong to the node's level",
-			problem.Field("role", "must be "+string(want)+" for a user of a "+string(kind)))
-	}
-	return nil
-}
-
 // readRole validates a role's spelling.
 func readRole(v string) (tree.Role, *problem.FieldError) {
 	r := tree.Role(v)
@@ -326,12 +313,6 @@ func record(r *http.Request, actor *audit.Actor, verb string, before, after *ide
 // selfActor is the user as the actor of their own change (activation, reset).
 func selfActor(u identity.UserItem) *audit.Actor {
 	return &audit.Actor{UserID: u.ID, Email: u.Email, Role: string(u.Role)}
-}
-
-// invalidTransition refuses an action from the user's current status.
-func invalidTransition(u identity.UserItem, what string) error {
-	return problem.Conflict("invalid-transition", "the user is "+u.Status+"; "+what,
-		problem.Field("status", "is "+u.Status))
 }
 
 // logError records a failure that the answer does not report (the table has already
