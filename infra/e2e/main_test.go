@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/infra/local"
-	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs/conformance"
 	"opsconsole/shared/config"
 	"opsconsole/shared/nodes"
@@ -75,8 +74,7 @@ func run(m *testing.M) int {
 	}
 	defer logFile.Close()
 	fmt.Fprintln(os.Stderr, "e2e: logs in", logFile.Name())
-	logger := slog.New(slog.NewJSONHandler(logFile, nil))
-	api.Logger = logger
+	logger := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(logFile, nil), benchLogs))
 	sys, err = local.Start(ctx, local.Options{
 		Logger: logger,
 		Seed: func(ctx context.Context, _ map[string]string) error {

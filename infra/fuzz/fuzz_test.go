@@ -33,7 +33,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/infra/local"
-	"opsconsole/shared/api"
 	"opsconsole/shared/config"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/signin"
@@ -97,7 +96,6 @@ func TestFuzzGate(t *testing.T) {
 	}
 	defer logFile.Close()
 	logger := slog.New(slog.NewJSONHandler(logFile, nil))
-	api.Logger = logger
 	sys, err := local.Start(ctx, local.Options{
 		Logger: logger,
 		Seed: func(ctx context.Context, _ map[string]string) error {

@@ -22,6 +22,7 @@ import (
 	"opsconsole/infra/gateway"
 	"opsconsole/infra/streams"
 	"opsconsole/infra/template"
+	"opsconsole/shared/api"
 	"opsconsole/shared/lambdas"
 )
 
@@ -305,7 +306,11 @@ func (s *System) httpHandler(name string) (lambdas.HTTPHandler, error) {
 	if f.HTTP == nil {
 		return nil, fmt.Errorf("local: function %s is not an HTTP function", name)
 	}
-	return f.HTTP, nil
+	// The functions log through the system's logger (Options.Logger), as a Lambda
+	// function logs to its own stdout.
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return f.HTTP(api.WithLogger(ctx, s.log), ev)
+	}, nil
 }
 
 func (s *System) streamHandler(name string) lambdas.StreamHandler {
@@ -317,7 +322,7 @@ func (s *System) streamHandler(name string) lambdas.StreamHandler {
 		if f.Stream == nil {
 			return events.DynamoDBEventResponse{}, fmt.Errorf("local: function %s is not a stream consumer", name)
 		}
-		return f.Stream(ctx, ev)
+		return f.Stream(api.WithLogger(ctx, s.log), ev)
 	}
 }
 

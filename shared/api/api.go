@@ -27,8 +27,29 @@ import (
 	"opsconsole/shared/tree"
 )
 
-// Logger writes JSON lines to stdout, where Lambda sends them to CloudWatch.
-var Logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+// defaultLogger writes JSON lines to stdout, where Lambda sends them to CloudWatch.
+var defaultLogger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying l, the logger of everything logged while serving
+// ctx: the local runtime passes its own (to a file, to a test's meter), so that no
+// test reassigns a global. A Lambda function passes none and logs to stdout.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	if l == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// Log is the logger ctx carries (WithLogger), or the default one: JSON lines to
+// stdout, at the level LOG_LEVEL names (Info when unset).
+func Log(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return defaultLogger
+}
 
 func logLevel() slog.Level {
 	var l slog.Level
@@ -236,13 +257,13 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var actor string
 	defer func() {
 		if v := recover(); v != nil {
-			Logger.ErrorContext(ctx, "panic", "panic", v, "requestId", meta.RequestID)
+			Log(ctx).ErrorContext(ctx, "panic", "panic", v, "requestId", meta.RequestID)
 			if rec.status == 0 {
 				problem.Write(rec, r, problem.Internal())
 			}
 		}
 		read, write := cost.Units()
-		Logger.InfoContext(ctx, "request",
+		Log(ctx).InfoContext(ctx, "request",
 			"requestId", meta.RequestID, "route", op.Method+" "+op.Path, "operation", string(op.ID),
 			"actor", actor, "status", rec.status, "latencyMs", time.Since(start).Milliseconds(),
 			"dynamodbCalls", cost.RoundTrips(), "readUnits", read, "writeUnits", write)
@@ -262,7 +283,7 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func fail(rec *statusRecorder, r *http.Request, meta Meta, err error) {
 	var p *problem.Problem
 	if !errors.As(err, &p) {
-		Logger.ErrorContext(r.Context(), "unexpected error", "requestId", meta.RequestID, "error", err.Error())
+		Log(r.Context()).ErrorContext(r.Context(), "unexpected error", "requestId", meta.RequestID, "error", err.Error())
 	}
 	if rec.status == 0 {
 		problem.Write(rec, r, err)

@@ -2,13 +2,14 @@ package apidocs_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,12 +18,6 @@ import (
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/apidocs/conformance"
 )
-
-func TestMain(m *testing.M) {
-	// The operations' middleware logs every request; the tests need none of it.
-	api.Logger = slog.New(slog.DiscardHandler)
-	os.Exit(m.Run())
-}
 
 // server serves the documentation's operations as the Lambda functions do (each
 // function's operations through api.Serve), behind one mux, and returns a client whose
@@ -36,7 +31,12 @@ func server(t *testing.T) (*httptest.Server, *http.Client, *conformance.Checker)
 			mux.Handle(op.Method+" "+strings.ReplaceAll(op.Path, "+}", "...}"), h)
 		}
 	}
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	// The operations' middleware logs every request; the tests need none of it.
+	srv.Config.BaseContext = func(net.Listener) context.Context {
+		return api.WithLogger(context.Background(), slog.New(slog.DiscardHandler))
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	chk, err := conformance.Load()
 	if err != nil {

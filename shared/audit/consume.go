@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/api"
 	"opsconsole/shared/store"
 )
 
@@ -87,7 +88,7 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 		if err := attributevalue.UnmarshalMap(FromStreamImage(img), &ch); err != nil {
 			// A record we cannot read will not become readable on retry; log it and
 			// move on rather than block the shard.
-			logger().ErrorContext(ctx, "unreadable change record", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
+			api.Log(ctx).ErrorContext(ctx, "unreadable change record", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
 		p := pending{seq: rec.Change.SequenceNumber}
@@ -109,7 +110,7 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 			j++
 		}
 		if err := c.write(ctx, batch); err != nil {
-			logger().ErrorContext(ctx, "audit entries not written", "fromSequenceNumber", work[i].seq, "error", err.Error())
+			api.Log(ctx).ErrorContext(ctx, "audit entries not written", "fromSequenceNumber", work[i].seq, "error", err.Error())
 			for _, p := range work[i:] {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: p.seq})
 			}

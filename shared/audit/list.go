@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -20,8 +19,6 @@ import (
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
-
-func logger() *slog.Logger { return api.Logger }
 
 // Page is a page of the audit log.
 type Page struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,7 +104,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.Dy
 			continue
 		}
 		if _, err := w.Run(ctx, rootID); err != nil {
-			logger().ErrorContext(ctx, "cascade run failed; the stream retries its record",
+			api.Log(ctx).ErrorContext(ctx, "cascade run failed; the stream retries its record",
 				"rootId", rootID, "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
 			return resp, nil
@@ -145,7 +144,7 @@ func (w *Worker) Run(ctx context.Context, rootID string) (p Progress, err error)
 		return Progress{}, err
 	}
 	if job.Stalled != "" {
-		logger().WarnContext(ctx, "cascade stalled; remove the job's stalled attribute to resume it",
+		api.Log(ctx).WarnContext(ctx, "cascade stalled; remove the job's stalled attribute to resume it",
 			"rootId", rootID, "jobId", job.ID, "stalled", job.Stalled)
 		return Progress{Total: job.Deleted, Stalled: true}, nil
 	}
@@ -156,7 +155,7 @@ func (w *Worker) Run(ctx context.Context, rootID string) (p Progress, err error)
 	defer func() {
 		p.Calls, p.Took = meter.RoundTrips(), time.Since(start)
 		read, write := meter.Units()
-		logger().InfoContext(ctx, "cascade run", "rootId", rootID, "jobId", job.ID, "removed", p.Removed,
+		api.Log(ctx).InfoContext(ctx, "cascade run", "rootId", rootID, "jobId", job.ID, "removed", p.Removed,
 			"total", p.Total, "done", p.Done, "stalled", p.Stalled, "latencyMs", p.Took.Milliseconds(),
 			"dynamodbCalls", p.Calls, "readUnits", read, "writeUnits", write, "error", errText(err))
 	}()
@@ -185,7 +184,7 @@ func (w *Worker) Run(ctx context.Context, rootID string) (p Progress, err error)
 		p.Done, p.Stalled, err = true, false, nil
 	}
 	if p.Stalled {
-		logger().ErrorContext(ctx, "cascade stalled: its runs remove nothing; remove the job's stalled attribute to resume it",
+		api.Log(ctx).ErrorContext(ctx, "cascade stalled: its runs remove nothing; remove the job's stalled attribute to resume it",
 			"rootId", rootID, "jobId", job.ID)
 	}
 	return p, err
@@ -622,5 +621,3 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
-
-func logger() *slog.Logger { return api.Logger }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -109,7 +108,7 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 			continue
 		}
 		if err := c.apply(ctx, ch); err != nil {
-			logger().ErrorContext(ctx, "child not counted; the batch is retried from its record",
+			api.Log(ctx).ErrorContext(ctx, "child not counted; the batch is retried from its record",
 				"sequenceNumber", ch.seq, "node", ch.id, "parent", ch.parentID, "version", ch.v, "error", err.Error())
 			resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
 			return resp, nil
@@ -135,7 +134,7 @@ func read(ctx context.Context, rec events.DynamoDBEventRecord) (change, bool) {
 		if err := attributevalue.UnmarshalMap(audit.FromStreamImage(from), into); err != nil {
 			// A record we cannot read will not become readable on retry; log it and
 			// move on rather than block the shard (as the audit writer does).
-			logger().ErrorContext(ctx, "unreadable node record", "sequenceNumber", seq, "error", err.Error())
+			api.Log(ctx).ErrorContext(ctx, "unreadable node record", "sequenceNumber", seq, "error", err.Error())
 			return false
 		}
 		return true
@@ -169,7 +168,7 @@ func read(ctx context.Context, rec events.DynamoDBEventRecord) (change, bool) {
 		return ch, false
 	}
 	if img.ID == "" || img.Kind == "" || img.Version < 1 {
-		logger().ErrorContext(ctx, "node record without id, kind or version", "sequenceNumber", seq)
+		api.Log(ctx).ErrorContext(ctx, "node record without id, kind or version", "sequenceNumber", seq)
 		return ch, false
 	}
 	ch.id, ch.kind, ch.parentID = img.ID, img.Kind, img.ParentID
@@ -294,5 +293,3 @@ func backoff(attempt int) time.Duration {
 	d := 10 * time.Millisecond << attempt
 	return d/2 + rand.N(d/2)
 }
-
-func logger() *slog.Logger { return api.Logger }

@@ -111,7 +111,7 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 			p != nil && p.Status >= 500:
 			// Leave no claim behind a failure the client may retry.
 			if err := st.DeleteIf(ctx, store.Key(it.PK, it.SK), store.AttrIs("requestHash", hash)); err != nil {
-				api.Logger.ErrorContext(ctx, "idempotency key not released", "error", err.Error())
+				api.Log(ctx).ErrorContext(ctx, "idempotency key not released", "error", err.Error())
 			}
 		default:
 			// The answer, a problem (4xx) included, is stored so a retry sees the same.
@@ -127,7 +127,7 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 				}
 			}
 			if err := st.PutIf(ctx, it, store.AttrIs("requestHash", hash)); err != nil {
-				api.Logger.ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
+				api.Log(ctx).ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
 			}
 		}
 		if herr != nil {

@@ -38,7 +38,7 @@ func (p *PreAuthentication) Handle(ctx context.Context, ev events.CognitoEventUs
 	var err error
 	defer func() {
 		read, _ := meter.Units()
-		api.Logger.InfoContext(ctx, "pre-authentication", "outcome", outcome, "reason", reason,
+		api.Log(ctx).InfoContext(ctx, "pre-authentication", "outcome", outcome, "reason", reason,
 			"userName", ev.UserName, "clientId", ev.CallerContext.ClientID, "triggerSource", ev.TriggerSource,
 			"latencyMs", time.Since(start).Milliseconds(), "dynamodbCalls", meter.RoundTrips(), "readUnits", read)
 	}()

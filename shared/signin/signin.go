@@ -77,7 +77,7 @@ func (s *signInAttempt) settle(r *http.Request, done bool) {
 		clear = append(clear, scopeAccount)
 	}
 	if err := s.a.Settle(r.Context(), clear, giveBack); err != nil {
-		api.Logger.ErrorContext(r.Context(), "sign-in attempt not given back", "requestId", api.MetaOf(r).RequestID, "error", err.Error())
+		api.Log(r.Context()).ErrorContext(r.Context(), "sign-in attempt not given back", "requestId", api.MetaOf(r).RequestID, "error", err.Error())
 	}
 }
 

@@ -180,14 +180,14 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) error {
 	if sgp != nil && s.Users != nil {
 		u, err := s.Users.Invite(r, after, sg.Email, sg.FirstName, sg.LastName, tree.RoleOrganizationAdmin)
 		if err != nil {
-			api.Logger.ErrorContext(ctx, "approve: the applicant was not invited; invite them with POST /v1/users",
+			api.Log(ctx).ErrorContext(ctx, "approve: the applicant was not invited; invite them with POST /v1/users",
 				"requestId", api.MetaOf(r).RequestID, "organizationId", after.ID, "error", err.Error())
 		} else if _, err := s.Store.UpdateOne(ctx, store.Edit(Key(sg.ID), store.Expr{
 			Update: "SET #u = :u",
 			Names:  map[string]string{"#u": "invitedUserId"},
 			Values: map[string]any{":u": u.ID},
 		})); err != nil {
-			api.Logger.ErrorContext(ctx, "approve: the invited user's id was not recorded on the signup",
+			api.Log(ctx).ErrorContext(ctx, "approve: the invited user's id was not recorded on the signup",
 				"requestId", api.MetaOf(r).RequestID, "organizationId", after.ID, "error", err.Error())
 		}
 	}
@@ -236,7 +236,7 @@ func (s *Service) reject(w http.ResponseWriter, r *http.Request) error {
 	}
 	if sgp != nil {
 		if err := s.sendDecision(r, after, sg, reason); err != nil {
-			api.Logger.ErrorContext(ctx, "reject: the decision email was not sent",
+			api.Log(ctx).ErrorContext(ctx, "reject: the decision email was not sent",
 				"requestId", api.MetaOf(r).RequestID, "organizationId", after.ID, "error", err.Error())
 		}
 	}

@@ -69,7 +69,7 @@ func (s *Sweeper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 			continue
 		}
 		if err := s.Node(ctx, id); err != nil {
-			api.Logger.ErrorContext(ctx, "sweep: node not swept; the stream gives it again", "nodeId", id, "error", err.Error())
+			api.Log(ctx).ErrorContext(ctx, "sweep: node not swept; the stream gives it again", "nodeId", id, "error", err.Error())
 			// The records after it come again too (a stream resumes from the first
 			// failure), so there is no point in sweeping them now.
 			res.BatchItemFailures = append(res.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})

@@ -43,7 +43,7 @@ func (s *Service) metered(h api.Handler) api.Handler {
 		n := new(atomic.Int64)
 		ctx := context.WithValue(r.Context(), cognitoMeterKey{}, n)
 		err := h(w, r.WithContext(ctx))
-		api.Logger.InfoContext(ctx, "cognito", "requestId", api.MetaOf(r).RequestID,
+		api.Log(ctx).InfoContext(ctx, "cognito", "requestId", api.MetaOf(r).RequestID,
 			"route", r.Method+" "+r.URL.Path, "cognitoCalls", n.Load())
 		return err
 	}

@@ -318,5 +318,5 @@ func selfActor(u identity.UserItem) *audit.Actor {
 // logError records a failure that the answer does not report (the table has already
 // decided; see the package comment).
 func logError(ctx context.Context, r *http.Request, msg string, err error) {
-	api.Logger.ErrorContext(ctx, msg, "requestId", api.MetaOf(r).RequestID, "error", err.Error())
+	api.Log(ctx).ErrorContext(ctx, msg, "requestId", api.MetaOf(r).RequestID, "error", err.Error())
 }
