@@ -20,11 +20,10 @@ import (
 	"time"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/infra/local"
+	"opsconsole/infra/local/localtest"
 	"opsconsole/shared/apidocs/conformance"
-	"opsconsole/shared/config"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/store"
@@ -50,12 +49,12 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if !local.Installed() {
+	if msg := localtest.Missing(); msg != "" {
+		fmt.Fprintln(os.Stderr, "e2e:", msg)
 		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "e2e: the local services are not installed; run `bash infra/install.sh services`")
 			return 1
 		}
-		fmt.Fprintln(os.Stderr, "e2e: skipped: the local services are not installed (bash infra/install.sh services)")
+		fmt.Fprintln(os.Stderr, "e2e: skipped")
 		return 0
 	}
 	ctx := context.Background()
@@ -75,25 +74,13 @@ func run(m *testing.M) int {
 	defer logFile.Close()
 	fmt.Fprintln(os.Stderr, "e2e: logs in", logFile.Name())
 	logger := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(logFile, nil), benchLogs))
-	sys, err = local.Start(ctx, local.Options{
-		Logger: logger,
-		Seed: func(ctx context.Context, _ map[string]string) error {
-			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
-		},
-	})
+	ls, err := localtest.StartSystem(ctx, logger, adminEmail, adminPassword)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start the local system:", err)
 		return 1
 	}
-	defer sys.Stop()
-	cfg, err := config.Load(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: config:", err)
-		return 1
-	}
-	st = &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
-	cognito = cip.NewFromConfig(cfg.AWS)
-	poolID = cfg.UserPoolID
+	defer ls.Stop()
+	sys, st, cognito, poolID = ls.System, ls.Store, ls.Cognito, ls.PoolID
 	code := m.Run()
 	if v := checker.Violations(); len(v) > 0 {
 		fmt.Fprintf(os.Stderr, "e2e: %d responses do not conform to the OpenAPI document:\n  %s\n", len(v), strings.Join(v, "\n  "))

@@ -29,14 +29,10 @@ import (
 	"testing"
 	"time"
 
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"opsconsole/infra/local"
-	"opsconsole/shared/config"
+	"opsconsole/infra/local/localtest"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/signin"
-	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
 
@@ -96,22 +92,12 @@ func TestFuzzGate(t *testing.T) {
 	}
 	defer logFile.Close()
 	logger := slog.New(slog.NewJSONHandler(logFile, nil))
-	sys, err := local.Start(ctx, local.Options{
-		Logger: logger,
-		Seed: func(ctx context.Context, _ map[string]string) error {
-			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
-		},
-	})
+	sys, err := localtest.StartSystem(ctx, logger, adminEmail, adminPassword)
 	if err != nil {
 		t.Fatal("start the local system:", err)
 	}
 	defer sys.Stop()
-	cfg, err := config.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
-	cog := cip.NewFromConfig(cfg.AWS)
+	db, cog := sys.Store, sys.Cognito
 
 	adminToken := signIn(t, sys.APIURL, adminEmail, adminPassword)
 	// The partner admin's branch: a distributor and a partner made through the API.
@@ -122,7 +108,7 @@ func TestFuzzGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const partnerEmail, partnerPassword = "partner-admin@example.com", "Partner-Passw0rd-Fuzz"
-	if _, err := signin.EnsureUser(ctx, db, cog, cfg.UserPoolID, signin.NewUser{
+	if _, err := signin.EnsureUser(ctx, db, cog, sys.PoolID, signin.NewUser{
 		Email: partnerEmail, Password: partnerPassword, FirstName: "Fuzz", LastName: "Partner",
 		Role: tree.RolePartnerAdmin, Node: pNode,
 	}); err != nil {

@@ -1,7 +1,7 @@
 package cascade_test
 
-// This file is in package cascade_test: it starts DynamoDB Local through infra/local,
-// which imports shared/lambdas, which imports cascade.
+// This file is in package cascade_test: it starts DynamoDB Local through
+// infra/local/localtest, which imports shared/lambdas, which imports cascade.
 //
 // The tests run the worker directly against a real DynamoDB Local table created from
 // template.yaml, with no stream pollers, so each test decides when and how a run
@@ -12,10 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,8 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"opsconsole/infra/local"
-	"opsconsole/infra/template"
+	"opsconsole/infra/local/localtest"
 	"opsconsole/shared/api"
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/counts"
@@ -38,67 +34,26 @@ import (
 	"opsconsole/shared/tree"
 )
 
-var (
-	envOnce  sync.Once
-	envErr   error
-	theStore *store.Store
-	stopEnv  func()
-)
+var platformOnce sync.Once
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if stopEnv != nil {
-		stopEnv()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { localtest.Main(m) }
 
-// needLocal starts DynamoDB Local (with the other local services) and the table once
-// for the package. Without the services installed the test is skipped, or fails
-// under CI.
+// needLocal is the package's table in DynamoDB Local (localtest.Need), with the
+// platform root written once.
 func needLocal(t testing.TB) *store.Store {
 	t.Helper()
-	if missing := local.Missing(""); len(missing) > 0 {
-		msg := fmt.Sprintf("local services not installed (%s); run `%s`", strings.Join(missing, ", "), local.InstallHint)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
+	env := localtest.Need(t, "cascade-test")
+	var err error
+	platformOnce.Do(func() {
+		var platform store.Write
+		if platform, err = store.Put(identity.PlatformNode(), nil); err == nil {
+			err = env.Store.Transact(context.Background(), platform)
 		}
-		t.Skip(msg)
-	}
-	envOnce.Do(func() { envErr = startEnv() })
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return theStore
-}
-
-func startEnv() error {
-	ctx := context.Background()
-	root, err := local.FindRoot()
+	})
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		return err
-	}
-	svc, err := local.StartServices(ctx, local.ServiceOptions{})
-	if err != nil {
-		return err
-	}
-	res, err := local.Bootstrap(ctx, tpl, svc.Endpoints(), local.BootstrapOptions{StackName: "cascade-test"})
-	if err != nil {
-		svc.Stop()
-		return err
-	}
-	stopEnv = func() { svc.Stop() }
-	db := dynamodb.NewFromConfig(local.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBURL) })
-	theStore = &store.Store{DB: db, Table: res.TableName}
-	platform, err := store.Put(identity.PlatformNode(), nil)
-	if err != nil {
-		return err
-	}
-	return theStore.Transact(ctx, platform)
+	return env.Store
 }
 
 // ---------------------------------------------------------------- seeding

@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"opsconsole/infra/local"
+	"opsconsole/infra/local/localtest"
 	"opsconsole/infra/streams"
 	"opsconsole/infra/template"
 	"opsconsole/shared/store"
@@ -35,57 +33,37 @@ import (
 // deliver them (once, replayed, bisected and retried, concurrently).
 
 type env struct {
-	services *local.Services
 	db       *dynamodb.Client
 	st       *store.Store
 	captured *capture
-	stop     func()
 }
 
 var (
 	envOnce sync.Once
 	theEnv  *env
 	envErr  error
+	stopEnv = func() {}
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if theEnv != nil {
-		theEnv.stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { localtest.Main(m, func() { stopEnv() }) }
 
-// needLocal starts the services, the table and the capturing mapping once for the
-// package. Without the services installed the test is skipped, or fails under CI.
+// needLocal is the package's table (localtest.Need) with the capturing mapping,
+// started once for the package.
 func needLocal(t *testing.T) *env {
 	t.Helper()
-	if missing := local.Missing(""); len(missing) > 0 {
-		msg := fmt.Sprintf("local services not installed (%s); run `%s`", strings.Join(missing, ", "), local.InstallHint)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	envOnce.Do(func() { theEnv, envErr = startEnv() })
+	tbl := localtest.Need(t, "counts-test")
+	envOnce.Do(func() { theEnv, envErr = startCapture(tbl) })
 	if envErr != nil {
 		t.Fatal(envErr)
 	}
 	return theEnv
 }
 
-func startEnv() (_ *env, err error) {
-	ctx := context.Background()
-	root, err := local.FindRoot()
-	if err != nil {
-		return nil, err
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		return nil, err
-	}
+// startCapture runs a stream mapping with the tree counter's own filter from the
+// template, whose stand-in function captures every record.
+func startCapture(tbl *localtest.Table) (*env, error) {
 	var mapping *template.StreamMapping
-	ms, err := tpl.StreamMappings()
+	ms, err := tbl.Template.StreamMappings()
 	if err != nil {
 		return nil, err
 	}
@@ -97,46 +75,22 @@ func startEnv() (_ *env, err error) {
 	if mapping == nil {
 		return nil, errors.New("template.yaml has no stream mapping for tree-counter")
 	}
-	svc, err := local.StartServices(ctx, local.ServiceOptions{})
-	if err != nil {
-		return nil, err
-	}
-	e := &env{services: svc, captured: &capture{byParent: map[string][]events.DynamoDBEventRecord{}}}
-	e.stop = func() { svc.Stop() }
-	defer func() {
-		if err != nil {
-			e.stop()
-		}
-	}()
-	res, err := local.Bootstrap(ctx, tpl, svc.Endpoints(), local.BootstrapOptions{StackName: "counts-test"})
-	if err != nil {
-		return nil, err
-	}
-	// The functions' environment, as infra/local's System sets it, so that
-	// lambdas.Build makes the real tree-counter handler against this table.
-	for _, k := range local.UnsetEnv {
-		os.Unsetenv(k)
-	}
-	for k, v := range res.Env {
-		os.Setenv(k, v)
-	}
-	cfg := local.AWSConfig()
-	e.db = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBURL) })
-	e.st = &store.Store{DB: e.db, Table: res.TableName}
-	streamsClient := dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(svc.DynamoDBURL) })
+	e := &env{db: tbl.DB, st: tbl.Store, captured: &capture{byParent: map[string][]events.DynamoDBEventRecord{}}}
+	streamsClient := dynamodbstreams.NewFromConfig(local.AWSConfig(), func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(tbl.Services.DynamoDBURL)
+	})
 	pollCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- streams.Run(pollCtx, streamsClient, nil, streams.Mapping{
-			Function: mapping.Function, StreamARN: res.StreamARN,
+			Function: mapping.Function, StreamARN: tbl.Resources.StreamARN,
 			BatchSize: mapping.BatchSize, StartingPosition: mapping.StartingPosition,
 			FilterPatterns: mapping.FilterPatterns, ReportBatchItemFailures: true,
 		}, e.captured.handle, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	}()
-	e.stop = func() {
+	stopEnv = func() {
 		cancel()
 		<-done
-		svc.Stop()
 	}
 	return e, nil
 }
