@@ -10,30 +10,9 @@ import (
 	"opsconsole/shared/tree"
 )
 
-type distributor struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Status       string `json:"status"`
-	ContactEmail string `json:"contactEmail"`
-	Version      int    `json:"version"`
-	CreatedAt    string `json:"createdAt"`
-	UpdatedAt    string `json:"updatedAt"`
-}
-
 type distributorPage struct {
 	Items      []distributor `json:"items"`
 	NextCursor *string       `json:"nextCursor"`
-}
-
-func createDistributor(t testing.TB, token, name string) distributor {
-	t.Helper()
-	res := do(t, req{method: "POST", path: "/v1/distributors", token: token, body: map[string]string{"name": name}})
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create %q: %d %s", name, res.Status, res.Body)
-	}
-	var d distributor
-	res.json(t, &d)
-	return d
 }
 
 func TestDistributorLifecycle(t *testing.T) {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"testing"
@@ -12,77 +11,6 @@ import (
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/tree"
 )
-
-// node is any level's node as the API shows it.
-type node struct {
-	ID             string `json:"id"`
-	DistributorID  string `json:"distributorId"`
-	PartnerID      string `json:"partnerId"`
-	OrganizationID string `json:"organizationId"`
-	CompanyID      string `json:"companyId"`
-	Name           string `json:"name"`
-	Email          string `json:"email"`
-	FirstName      string `json:"firstName"`
-	LastName       string `json:"lastName"`
-	Status         string `json:"status"`
-	Tier           string `json:"tier"`
-	MFARequired    *bool  `json:"mfaRequired"`
-	OverridePsps   *bool  `json:"overridePsps"`
-	Virtual        *bool  `json:"virtual"`
-	ContactEmail   string `json:"contactEmail"`
-	Version        int    `json:"version"`
-}
-
-type nodePage struct {
-	Items      []node  `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
-
-// create makes a node of resource through the API and fails the test unless it is
-// created.
-func create(t testing.TB, token, resource string, body map[string]any) node {
-	t.Helper()
-	res := do(t, req{method: "POST", path: "/v1/" + resource, token: token, body: body})
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create %s %v: %d %s", resource, body, res.Status, res.Body)
-	}
-	var n node
-	res.json(t, &n)
-	return n
-}
-
-func createOrganization(t testing.TB, token, partnerID, name string) node {
-	t.Helper()
-	return create(t, token, "organizations", map[string]any{"partnerId": partnerID, "name": name})
-}
-
-func createCompany(t testing.TB, token, organizationID, name string) node {
-	t.Helper()
-	return create(t, token, "companies", map[string]any{"organizationId": organizationID, "name": name})
-}
-
-func createEndUser(t testing.TB, token, companyID, email string) node {
-	t.Helper()
-	return create(t, token, "end-users", map[string]any{"companyId": companyID, "email": email, "firstName": "Erin", "lastName": "User"})
-}
-
-func listNodes(t *testing.T, token, path string) []node {
-	t.Helper()
-	var all []node
-	for cursor := ""; ; {
-		p := path
-		if cursor != "" {
-			p += "&cursor=" + urlq(cursor)
-		}
-		var page nodePage
-		do(t, req{method: "GET", path: p, token: token}).json(t, &page)
-		all = append(all, page.Items...)
-		if page.NextCursor == nil {
-			return all
-		}
-		cursor = *page.NextCursor
-	}
-}
 
 func ids(ns []node) []string {
 	out := make([]string, len(ns))
@@ -218,18 +146,6 @@ func TestOrganizations(t *testing.T) {
 			t.Fatalf("after removing the contact email %+v", got)
 		}
 		do(t, req{method: "PATCH", path: "/v1/organizations/" + c.ID, token: dAdmin, body: map[string]any{"tier": nil}}).problem(t, 400, "validation").field(t, "tier")
-	})
-}
-
-// eventuallyListed waits until path's list does (or does not) hold id: the indexes
-// are eventually consistent.
-func eventuallyListed(t *testing.T, token, path, id string, want bool) {
-	t.Helper()
-	eventually(t, 5*time.Second, func() error {
-		if got := slices.Contains(ids(listNodes(t, token, path)), id); got != want {
-			return fmt.Errorf("%s holds %s: %v, want %v", path, id, got, want)
-		}
-		return nil
 	})
 }
 

@@ -9,25 +9,9 @@ import (
 	"opsconsole/shared/tree"
 )
 
-type partner struct {
-	ID            string `json:"id"`
-	DistributorID string `json:"distributorId"`
-	Name          string `json:"name"`
-	Status        string `json:"status"`
-	Version       int    `json:"version"`
-}
-
 type partnerPage struct {
 	Items      []partner `json:"items"`
 	NextCursor *string   `json:"nextCursor"`
-}
-
-func createPartner(t testing.TB, token, distributorID, name string) partner {
-	t.Helper()
-	res := do(t, req{method: "POST", path: "/v1/partners", token: token, body: map[string]string{"distributorId": distributorID, "name": name}})
-	var p partner
-	res.json(t, &p)
-	return p
 }
 
 func nodeOf(t testing.TB, id string) nodes.Item {

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +15,6 @@ import (
 	"time"
 
 	"opsconsole/infra/template"
-	"opsconsole/shared/nodes"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/tree"
 )
@@ -27,52 +22,6 @@ import (
 // The sign-in API against the real local system: moto's Cognito (TOTP codes really
 // checked), DynamoDB Local, the local API Gateway. moto differs from Cognito in ways
 // these tests meet; each is said where it matters and listed in docs/local.md.
-
-// totp computes the RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at t.
-func totp(t testing.TB, secret string, at time.Time) string {
-	t.Helper()
-	s := strings.ToUpper(strings.TrimRight(secret, "="))
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
-	if err != nil {
-		t.Fatalf("secret %q is not base32: %v", secret, err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(at.Unix()/30))
-	mac := hmac.New(sha1.New, key)
-	mac.Write(msg[:])
-	sum := mac.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	code := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	return fmt.Sprintf("%06d", code%1_000_000)
-}
-
-// codeNow is the current code, taken far enough from the end of its 30-second step
-// that the server checks it in the same step (moto accepts the current step only;
-// Cognito also the one before and after).
-func codeNow(t testing.TB, secret string) string {
-	t.Helper()
-	if left := 30 - time.Now().Unix()%30; left < 3 {
-		time.Sleep(time.Duration(left)*time.Second + 100*time.Millisecond)
-	}
-	return totp(t, secret, time.Now())
-}
-
-// wrongCode is a 6-digit code that is none of the codes of the steps around now.
-func wrongCode(t testing.TB, secret string) string {
-	t.Helper()
-	now := time.Now()
-	near := map[string]bool{}
-	for _, d := range []time.Duration{-60 * time.Second, -30 * time.Second, 0, 30 * time.Second, 60 * time.Second} {
-		near[totp(t, secret, now.Add(d))] = true
-	}
-	for _, c := range []string{"000000", "111111", "123456", "999999"} {
-		if !near[c] {
-			return c
-		}
-	}
-	t.Fatal("no wrong code found")
-	return ""
-}
 
 // TestTOTPOfRFC6238 checks totp against the test vectors of RFC 6238 (SHA-1, the
 // last 6 of its 8 digits).
@@ -85,63 +34,7 @@ func TestTOTPOfRFC6238(t *testing.T) {
 	}
 }
 
-// signInAnswer is what POST /v1/auth/login and /v1/auth/challenge answer.
-type signInAnswer struct {
-	AccessToken  string `json:"accessToken"`
-	IDToken      string `json:"idToken"`
-	RefreshToken string `json:"refreshToken"`
-	ExpiresIn    int    `json:"expiresIn"`
-	TokenType    string `json:"tokenType"`
-	Challenge    string `json:"challenge"`
-	Session      string `json:"session"`
-}
-
-type profile struct {
-	ID          string `json:"id"`
-	Email       string `json:"email"`
-	Role        string `json:"role"`
-	MFAEnrolled bool   `json:"mfaEnrolled"`
-	MFARequired bool   `json:"mfaRequired"`
-}
-
 const signInPassword = "Signin-Passw0rd-Test"
-
-// signInUser creates an active console user with role at node (directly, as userAt
-// does) without signing them in.
-func signInUser(t testing.TB, role tree.Role, node nodes.Item) (email, sub string) {
-	t.Helper()
-	email = fmt.Sprintf("signin-%s-%d@example.com", role, time.Now().UnixNano())
-	sub, err := signin.EnsureUser(context.Background(), st, cognito, poolID, signin.NewUser{
-		Email: email, Password: signInPassword, FirstName: "Sign", LastName: "In", Role: role, Node: node,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return email, sub
-}
-
-func signIn(t testing.TB, email, password string) signInAnswer {
-	t.Helper()
-	var a signInAnswer
-	do(t, req{method: "POST", path: "/v1/auth/login", body: map[string]string{"email": email, "password": password}}).json(t, &a)
-	return a
-}
-
-func me(t testing.TB, token string) profile {
-	t.Helper()
-	var p profile
-	do(t, req{method: "GET", path: "/v1/me", token: token}).json(t, &p)
-	return p
-}
-
-// enrolTOTP enrols a TOTP authenticator for the token's user and returns its secret.
-func enrolTOTP(t testing.TB, token string) string {
-	t.Helper()
-	var s struct{ Secret, OtpauthURI string }
-	do(t, req{method: "POST", path: "/v1/me/mfa/totp", token: token}).json(t, &s)
-	do(t, req{method: "POST", path: "/v1/me/mfa/totp/verify", token: token, body: map[string]string{"code": codeNow(t, s.Secret)}}).expect(t, 204)
-	return s.Secret
-}
 
 // issuedAt reads a JWT's iat without verifying it (the gateway does).
 func issuedAt(t testing.TB, token string) int64 {

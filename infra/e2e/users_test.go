@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"opsconsole/infra/local"
 	"opsconsole/shared/mail"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
@@ -18,130 +16,9 @@ import (
 	"opsconsole/shared/users"
 )
 
-// userView is a console user as the API shows them.
-type userView struct {
-	ID          string `json:"id"`
-	Email       string `json:"email"`
-	FirstName   string `json:"firstName"`
-	LastName    string `json:"lastName"`
-	Role        string `json:"role"`
-	NodeID      string `json:"nodeId"`
-	NodeKind    string `json:"nodeKind"`
-	Status      string `json:"status"`
-	MFAEnrolled bool   `json:"mfaEnrolled"`
-	Version     int    `json:"version"`
-}
-
-type userPage struct {
-	Items              []userView `json:"items"`
-	NextCursor         *string    `json:"nextCursor"`
-	NodeID             string     `json:"nodeId"`
-	NodeKind           string     `json:"nodeKind"`
-	ActiveAdmins       int        `json:"activeAdmins"`
-	FewerThanTwoAdmins bool       `json:"fewerThanTwoAdmins"`
-}
-
 const newPassword = "Activated-Passw0rd"
 
-// testEmail is an address no other test uses.
-func testEmail(prefix string) string {
-	return fmt.Sprintf("%s-%d@example.com", prefix, time.Now().UnixNano())
-}
-
-func inviteUser(t *testing.T, token, nodeID string, role tree.Role, email string) userView {
-	t.Helper()
-	res := do(t, req{method: "POST", path: "/v1/users", token: token, body: map[string]string{
-		"email": email, "firstName": "Jane", "lastName": "Doe", "role": string(role), "nodeId": nodeID,
-	}})
-	if res.Status != http.StatusCreated {
-		t.Fatalf("invite %s: %d %s", email, res.Status, res.Body)
-	}
-	var u userView
-	res.json(t, &u)
-	if res.Header.Get("Location") != "/v1/users/"+u.ID || res.Header.Get("ETag") != `"1"` {
-		t.Fatalf("invite headers %v", res.Header)
-	}
-	return u
-}
-
-// mailTo waits for the newest message to address whose subject contains subject.
-func mailTo(t testing.TB, address, subject string) local.Email {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		all, err := sys.Services.Emails(t0())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := len(all) - 1; i >= 0; i-- {
-			m := all[i]
-			if len(m.To) == 1 && m.To[0].Address == address && strings.Contains(m.Subject, subject) {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message to %s about %q among %d", address, subject, len(all))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// mailsTo counts the messages to address.
-func mailsTo(t *testing.T, address string) int {
-	t.Helper()
-	all, err := sys.Services.Emails(t0())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, m := range all {
-		for _, to := range m.To {
-			if to.Address == address {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 var activationLink = regexp.MustCompile(`http://localhost:3000/activate\?token=([A-Za-z0-9_-]+)`)
-
-// activationToken reads the token of the newest invitation to address.
-func activationToken(t testing.TB, address string) string {
-	t.Helper()
-	m := mailTo(t, address, "invited")
-	got := activationLink.FindStringSubmatch(m.Text)
-	if got == nil {
-		t.Fatalf("no activation link in %q", m.Text)
-	}
-	return got[1]
-}
-
-func activate(t *testing.T, token, password string) response {
-	t.Helper()
-	return do(t, req{method: "POST", path: "/v1/auth/activate", body: map[string]string{"token": token, "password": password}})
-}
-
-// brandPartner gives a partner branding attributes, as the partner level will once
-// it takes them.
-func brandPartner(t *testing.T, id string, attrs map[string]string) {
-	t.Helper()
-	if _, err := st.UpdateOne(t0(), store.Edit(nodes.Key(id), store.Expr{
-		Update: "SET #a = :a", Names: map[string]string{"#a": "attrs"},
-		Values: map[string]any{":a": attrs},
-	})); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// partnerTree makes a distributor and a partner under it.
-func partnerTree(t *testing.T) (dist distributor, part partner) {
-	t.Helper()
-	tok := admin(t)
-	dist = createDistributor(t, tok, unique("Users Dist"))
-	part = createPartner(t, tok, dist.ID, unique("Users Partner"))
-	return dist, part
-}
 
 func TestInviteActivateSignIn(t *testing.T) {
 	tok := admin(t)
