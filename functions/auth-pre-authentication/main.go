@@ -5,9 +5,9 @@ package main
 
 import (
 	"opsconsole/shared/function"
-	"opsconsole/shared/identity"
+	"opsconsole/shared/signin"
 )
 
 func main() {
-	function.Start(identity.PreAuthenticationFunction)
+	function.Start(signin.PreAuthenticationFunction)
 }

@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -124,6 +127,50 @@ func TestPreAuthenticationTrigger(t *testing.T) {
 		refused(t, sub)
 		setAttr(t, identity.UserKey(sub), "status", &types.AttributeValueMemberS{Value: identity.StatusActive})
 		allowed(t, sub)
+	})
+	t.Run("a TOTP removed in Cognito directly is caught at the next sign-in", func(t *testing.T) {
+		do(t, req{method: "PATCH", path: "/v1/organizations/" + o.ID, token: tok, body: map[string]any{"mfaRequired": true}}).expect(t, 200)
+		email, mfaSub := signInUser(t, tree.RoleCompanyAdmin, nodeOf(t, c.ID))
+		userTok := signIn(t, email, signInPassword).AccessToken
+		enrolTOTP(t, userTok)
+		do(t, req{method: "GET", path: "/v1/companies/" + c.ID, token: userTok}).expect(t, 200)
+		// The user turns TOTP off with their own access token, behind the API's back:
+		// Cognito's own JSON call, by hand, since the Go SDK leaves a false Enabled out
+		// and moto then changes nothing (Cognito reads the missing field as false).
+		body := `{"AccessToken":"` + userTok + `","SoftwareTokenMfaSettings":{"Enabled":false,"PreferredMfa":false}}`
+		hr, err := http.NewRequest("POST", sys.Services.MotoURL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		hr.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService.SetUserMFAPreference")
+		res, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("SetUserMFAPreference: %s", res.Status)
+		}
+		if out, err := cognito.AdminGetUser(t0(), &cip.AdminGetUserInput{UserPoolId: &poolID, Username: &email}); err != nil || len(out.UserMFASettingList) != 0 {
+			t.Fatalf("Cognito still has %v (%v)", out.UserMFASettingList, err)
+		}
+		if !me(t, userTok).MFAEnrolled {
+			t.Fatal("the API learnt of the removal before the next sign-in")
+		}
+		allowed(t, mfaSub)
+		if pr := me(t, userTok); pr.MFAEnrolled || !pr.MFARequired {
+			t.Fatalf("profile after the sign-in: %+v", pr)
+		}
+		do(t, req{method: "GET", path: "/v1/companies/" + c.ID, token: userTok}).problem(t, 403, "mfa-enrolment-required")
+		enrolTOTP(t, userTok)
+		do(t, req{method: "GET", path: "/v1/companies/" + c.ID, token: userTok}).expect(t, 200)
+		t.Run("an enrolled user whose TOTP is still there signs in unchanged", func(t *testing.T) {
+			allowed(t, mfaSub)
+			if !me(t, userTok).MFAEnrolled {
+				t.Fatal("enrolment forgotten")
+			}
+		})
 	})
 }
 

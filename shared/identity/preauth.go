@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/audit"
 	"opsconsole/shared/store"
 )
 
@@ -17,8 +18,23 @@ import (
 // account, or any node of whose lineage is suspended, deactivated or being deleted:
 // the same check (Callers) every API call makes, so a blocked user can neither sign
 // in nor use a token they already hold.
+//
+// It also catches a TOTP removed behind the API's back: a user may call Cognito's
+// SetUserMFAPreference with their own access token, and Cognito then stops asking
+// them for a code. When the user item says enrolled and Cognito (TOTP) says no
+// authenticator, the trigger records the user as not enrolled (user.mfa_removed, by
+// the user), so that where their organization requires MFA the API answers 403
+// mfa-enrolment-required until they enrol again.
 type PreAuthentication struct {
 	Callers Callers
+	// TOTP tells whether Cognito still has the user's authenticator; nil skips the
+	// check (it is given by the trigger's function, shared/signin, which links Cognito).
+	TOTP TOTPChecker
+}
+
+// TOTPChecker tells whether the Cognito account of email has a TOTP authenticator.
+type TOTPChecker interface {
+	TOTPEnabled(ctx context.Context, email string) (bool, error)
 }
 
 // ErrSignInRefused is what Cognito tells the client (as "PreAuthentication failed
@@ -53,9 +69,22 @@ func (p *PreAuthentication) Handle(ctx context.Context, ev events.CognitoEventUs
 		outcome, reason = "refused", "the event carries no sub"
 		return ev, ErrSignInRefused
 	}
-	_, err = p.Callers.Caller(ctx, sub)
+	caller, err := p.Callers.Caller(ctx, sub)
 	switch {
 	case err == nil:
+		if p.TOTP == nil || !caller.MFAEnrolled {
+			return ev, nil
+		}
+		on, terr := p.TOTP.TOTPEnabled(ctx, caller.Email)
+		if terr == nil && !on {
+			reason = "TOTP removed in Cognito directly: recorded as not enrolled"
+			self := audit.Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)}
+			terr = RecordMFA(ctx, p.Callers.Store, caller.UserID, false, self, api.Meta{})
+		}
+		if terr != nil {
+			outcome, reason = "failed", terr.Error()
+			return ev, ErrSignInUnavailable
+		}
 		return ev, nil
 	case errors.Is(err, api.ErrNoCaller):
 		outcome, reason = "refused", "no active console account"

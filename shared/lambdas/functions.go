@@ -58,7 +58,7 @@ var Functions = map[string]function.Builder{
 	"auth-forgot-password":    deps.API(users.Function("auth-forgot-password")),
 	"auth-login":              deps.API(signin.LoginFunction),
 	"auth-logout":             deps.API(signin.LogoutFunction),
-	"auth-pre-authentication": identity.PreAuthenticationFunction,
+	"auth-pre-authentication": signin.PreAuthenticationFunction,
 	"auth-refresh":            deps.API(signin.RefreshFunction),
 	"first-admin":             firstadmin.Function,
 	"auth-reset-password":     deps.API(users.Function("auth-reset-password")),

@@ -1,10 +1,18 @@
 package signin
 
 import (
+	"context"
+	"slices"
+
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/config"
 	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/identity"
+	"opsconsole/shared/store"
 	"opsconsole/shared/throttle"
 )
 
@@ -53,4 +61,37 @@ func sessions(d deps.Deps) *Sessions {
 
 func mfa(d deps.Deps) *MFA {
 	return &MFA{Cognito: cognito(d), Store: d.Store, Callers: d.Callers}
+}
+
+// PreAuthenticationFunction is the user pool's pre-authentication trigger
+// (auth-pre-authentication): the table's caller check, and the TOTP check against
+// Cognito (identity.PreAuthentication).
+var PreAuthenticationFunction = function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return function.Function{}, err
+	}
+	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	p := &identity.PreAuthentication{
+		Callers: identity.Callers{Store: st},
+		TOTP:    cognitoTOTP{cognito: cip.NewFromConfig(cfg.AWS), poolID: cfg.UserPoolID},
+	}
+	return function.Function{PreAuthentication: p.Handle}, nil
+})
+
+// cognitoTOTP asks Cognito whether a user still has a TOTP authenticator.
+type cognitoTOTP struct {
+	cognito interface {
+		AdminGetUser(ctx context.Context, in *cip.AdminGetUserInput, opts ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
+	}
+	poolID string
+}
+
+// TOTPEnabled reads the user's MFA settings (AdminGetUser's UserMFASettingList).
+func (c cognitoTOTP) TOTPEnabled(ctx context.Context, email string) (bool, error) {
+	out, err := c.cognito.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: &c.poolID, Username: &email})
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(out.UserMFASettingList, "SOFTWARE_TOKEN_MFA"), nil
 }

@@ -5,20 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/identity"
-	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
@@ -170,51 +165,10 @@ func (m *MFA) remove(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// errUserChanged is a concurrent change to the user item (an admin changing their
-// role at that moment): record reads it again and retries.
-var errUserChanged = errors.New("the user item changed")
-
-// record writes the user's mfaEnrolled with its change record, in one transaction
-// conditional on the version read.
+// record writes the user's mfaEnrolled with its change record (identity.RecordMFA).
 func (m *MFA) record(r *http.Request, enrolled bool) error {
-	for range 3 {
-		if err := m.recordOnce(r, enrolled); !errors.Is(err, errUserChanged) {
-			return err
-		}
-	}
-	return errUserChanged
-}
-
-func (m *MFA) recordOnce(r *http.Request, enrolled bool) error {
 	caller := api.CallerOf(r.Context())
-	var u identity.UserItem
-	if err := m.Store.Get(r.Context(), identity.UserKey(caller.UserID), &u); err != nil {
-		return err
-	}
-	ts := nodes.Stamp(time.Now())
-	upd, err := store.Update(identity.UserKey(u.ID), store.Item{
-		"mfaEnrolled": &ddbtypes.AttributeValueMemberBOOL{Value: enrolled},
-		"version":     &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(u.Version + 1)},
-		"updatedAt":   &ddbtypes.AttributeValueMemberS{Value: ts},
-	}, nil, expression.Name("version").Equal(expression.Value(u.Version)))
-	if err != nil {
-		return err
-	}
-	action := "user.mfa_removed"
-	if enrolled {
-		action = "user.mfa_enrolled"
-	}
-	rec, err := audit.Record(r, audit.Change{
-		Action: action,
-		Target: audit.Target{Type: "user", ID: u.ID, Name: u.Email},
-		Scope:  caller.Node.Lineage(),
-		Before: map[string]any{"mfaEnrolled": u.MFAEnrolled},
-		After:  map[string]any{"mfaEnrolled": enrolled},
-	})
-	if err != nil {
-		return err
-	}
-	return m.Store.Transact(r.Context(), upd.FailsWith(errUserChanged), rec)
+	return identity.RecordMFA(r.Context(), m.Store, caller.UserID, enrolled, audit.ActorOf(caller), api.MetaOf(r))
 }
 
 // wrongCode answers a code the authenticator did not show (now).
