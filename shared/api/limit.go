@@ -43,7 +43,8 @@ type NodeLimit struct {
 	Allowance
 	// Node names the node the call is counted against, read after the guard
 	// (CallerOf, TargetOf and TargetNodeOf answer); "" counts nothing: the cheap
-	// variant of a route (a delete without cascade=true).
+	// variant of a route (a delete without cascade=true). Nil for a public operation,
+	// which has no guard: its handler charges the node it finds with ChargeNode.
 	Node func(r *http.Request) string
 	// Counter counts the calls.
 	Counter Counter
