@@ -519,6 +519,21 @@ func TestInvitedAt(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
+	// A resending: the guard's node is the user as a thing below their node; the
+	// count is at their node (their company, for an end user's account).
+	u := user("u1", identity.StatusInvited, tree.RoleOrganizationAdmin)
+	if got := invitationNode(u, targetNode(u)); got != orgNode.ID {
+		t.Errorf("a resending counts against %q, want the user's node %q", got, orgNode.ID)
+	}
+	eu := u
+	eu.NodeID, eu.NodeKind, eu.NodePath = "enu_a", tree.KindEndUser, company.Lineage()
+	if got := invitationNode(eu, targetNode(eu)); got != "cmp_a" {
+		t.Errorf("an end user's resending counts against %q, want their company", got)
+	}
+	// An invitation: the node invited to, as loaded.
+	if got := invitationNode(nil, company); got != "cmp_a" {
+		t.Errorf("an invitation to a company counts against %q", got)
+	}
 }
 
 func TestInvitationsAreLimited(t *testing.T) {

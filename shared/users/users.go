@@ -134,8 +134,19 @@ func (s *Service) Operations() map[string]api.Operation {
 func (s *Service) invitations() *api.NodeLimit {
 	return throttle.PerNode(s.Store, throttle.Invitations, func(r *http.Request) string {
 		n, _ := api.TargetNodeOf(r.Context())
-		return invitedAt(n)
+		return invitationNode(api.TargetOf(r.Context()), n)
 	})
+}
+
+// invitationNode is the node an invitation counts against, from what the guard
+// loaded: the thing and its node. A resending's target is the user, whose guard node
+// is the user as a thing below their node (targetNode), so it counts at the user's
+// node; an invitation's and an end user's, the node invited to and the record.
+func invitationNode(thing any, target tree.Node) string {
+	if u, ok := thing.(identity.UserItem); ok {
+		target = nodeOf(u)
+	}
+	return invitedAt(target)
 }
 
 // invitedAt is the node an invitation to an account at node n counts against: n
