@@ -10,7 +10,8 @@ import (
 )
 
 // The allowances per node of the expensive operations, all in this one place (the
-// docs list them: docs/api.md, "Limits"). Each is counted per node of the tree in
+// README and docs/operations.md, "Limits", state them; TestNodeLimitsDocumented in
+// shared/apidocs checks that they do). Each is counted per node of the tree in
 // fixed windows, so that one tenant cannot spend the capacity every tenant shares;
 // the figures are generous for a real tenant's work and small against the shared
 // quotas.
