@@ -58,6 +58,12 @@ func TestDeletesLeaveNothingBehind(t *testing.T) {
 		if n := partitionSize(t, throttle.PK(scopes[1], values[1])); n == 0 {
 			t.Fatalf("no %s counter", scopes[1])
 		}
+		// And the organization and the company their invitations' counters.
+		for _, id := range []string{o.ID, c.ID} {
+			if n := partitionSize(t, invitationsPK(id)); n == 0 {
+				t.Fatalf("no invitations counter of %s", id)
+			}
+		}
 	})
 
 	t.Run("the organization's cascade removes every user of its branch", func(t *testing.T) {
@@ -66,6 +72,11 @@ func TestDeletesLeaveNothingBehind(t *testing.T) {
 			for _, u := range owned {
 				if left := leftOf(t, u); len(left) > 0 {
 					return fmt.Errorf("%s still has %v", u.Email, left)
+				}
+			}
+			for _, id := range []string{o.ID, c.ID} {
+				if n := partitionSize(t, invitationsPK(id)); n > 0 {
+					return fmt.Errorf("%s still has its invitations counter", id)
 				}
 			}
 			return nil
@@ -160,4 +171,9 @@ func partitionSize(t *testing.T, pk string) int {
 		t.Fatal(err)
 	}
 	return len(r.Items)
+}
+
+// invitationsPK is the partition of node id's invitations counters.
+func invitationsPK(id string) string {
+	return throttle.PK(throttle.NodeScope(throttle.Invitations), id)
 }

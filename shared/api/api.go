@@ -206,6 +206,9 @@ type Operation struct {
 	// (their own profile and MFA, login-as's own routes); every other protected
 	// operation, when the header is present, acts as the login-as session's target.
 	AsSignedInUser bool
+	// NodeLimit, for an expensive operation, is its allowance per node, counted once
+	// the guard has passed (see NodeLimit); nil for every other operation.
+	NodeLimit *NodeLimit
 }
 
 type ctxKey int
@@ -213,6 +216,7 @@ type ctxKey int
 const (
 	callerKey ctxKey = iota
 	targetKey
+	targetNodeKey
 )
 
 // CallerOf returns the authenticated caller of a protected operation.
@@ -270,6 +274,10 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	r = r.WithContext(ctx)
 	if err := op.guard(r, &actor); err != nil {
+		fail(rec, r, meta, err)
+		return
+	}
+	if err := op.NodeLimit.Charge(rec, r); err != nil {
 		fail(rec, r, meta, err)
 		return
 	}
@@ -360,6 +368,7 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 		}
 		node = &n
 		ctx = context.WithValue(ctx, targetKey, thing)
+		ctx = context.WithValue(ctx, targetNodeKey, n)
 	}
 	switch err := tree.Allow(op.ID, caller, node); {
 	case errors.Is(err, tree.ErrOutsideBranch):

@@ -9,7 +9,8 @@
 //     from a function's deps, taking only what it needs: `func(deps.Deps)
 //     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
 //     deps.API; deps.Stream for a stream consumer; function.Static for a route that
-//     needs no configuration.
+//     needs no configuration. An expensive operation also takes an allowance per
+//     node: `NodeLimit: throttle.PerTarget(store, throttle.<Allowance>)`.
 //  2. Add one line to the table below, in order: "<function-name>": <builder>.
 //  3. Write functions/<function-name>/main.go calling function.Start with the same
 //     builder expression as the table (copy any main), and nothing else: the binary

@@ -148,3 +148,43 @@ func TestViewNamesTheAncestors(t *testing.T) {
 		t.Error("an end user's view has a name")
 	}
 }
+
+func TestChargedForCascade(t *testing.T) {
+	org := nodes.Item{ID: "org_1", Kind: tree.KindOrganization, Path: []string{tree.PlatformID, "dst_1", "ptn_1"}, Children: 3}
+	dist := nodes.Item{ID: "dst_1", Kind: tree.KindDistributor, Path: []string{tree.PlatformID}, Children: 1}
+	childless := org
+	childless.Children = 0
+	cases := []struct {
+		name  string
+		asked bool
+		it    nodes.Item
+		want  string
+	}{
+		{"a cascade of an organization counts against its partner", true, org, "ptn_1"},
+		{"a cascade of a distributor counts against the platform", true, dist, tree.PlatformID},
+		{"a delete without cascade=true is not counted", false, org, ""},
+		{"cascade=true on a childless node is a single delete, not counted", true, childless, ""},
+		{"a node without a path (never stored so) is not counted", true, nodes.Item{ID: "x", Children: 1}, ""},
+	}
+	for _, c := range cases {
+		if got := chargedForCascade(c.asked, c.it); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestOnlyCascadingDeletesAreLimited(t *testing.T) {
+	for _, l := range []Level{Distributors, Partners, Organizations, Companies, EndUsers} {
+		ops := (&Service{Level: l}).Operations()
+		for verb, op := range ops {
+			limited := op.NodeLimit != nil
+			want := verb == "delete" && l.Kind != tree.KindEndUser
+			if limited != want {
+				t.Errorf("%s %s: limited %v, want %v", l.Resource, verb, limited, want)
+			}
+			if limited && op.NodeLimit.Name != "cascades" {
+				t.Errorf("%s delete counts %s", l.Resource, op.NodeLimit.Name)
+			}
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
+	"opsconsole/shared/throttle"
 	"opsconsole/shared/tree"
 )
 
@@ -105,6 +106,10 @@ func (s *Service) Operations() map[string]api.Operation {
 		"get":    mk("get", http.MethodGet, res+"/{id}", s.target, s.get),
 		"update": mk("update", http.MethodPatch, res+"/{id}", s.target, s.update),
 		"delete": mk("delete", http.MethodDelete, res+"/{id}", s.target, s.delete),
+	}
+	if tree.ChildKind(s.Level.Kind) != "" {
+		// Only a level whose nodes can have children can cascade (not end users).
+		ops["delete"] = withLimit(ops["delete"], throttle.PerNode(s.Store, throttle.Cascades, cascadeCharged))
 	}
 	for _, a := range s.Level.Actions {
 		ops[a.Verb] = mk(a.Verb, http.MethodPost, res+"/{id}/"+a.Verb, s.target, s.transition(a))
@@ -404,6 +409,39 @@ func cascadeParam(r *http.Request) (bool, error) {
 		return false, problem.Invalid("the query string is invalid", errs...)
 	}
 	return cascade, nil
+}
+
+func withLimit(op api.Operation, l *api.NodeLimit) api.Operation {
+	op.NodeLimit = l
+	return op
+}
+
+// cascadeCharged is the node a delete counts against in the cascades' allowance
+// (throttle.Cascades): see chargedForCascade.
+func cascadeCharged(r *http.Request) string {
+	it, _ := api.TargetOf(r.Context()).(nodes.Item)
+	want, err := cascadeParam(r)
+	return chargedForCascade(want && err == nil, it)
+}
+
+// chargedForCascade is the node charged for the delete of it, cascade=true asked or
+// not: the parent of a node that has children, when a cascade is asked; "" (not
+// counted) otherwise, for a delete without cascade=true, or of a childless node,
+// which is a single delete whatever the query says. (A node whose first child appears
+// between the guard's read and the delete's transaction begins its cascade uncounted:
+// a race no caller can repeat at will.)
+//
+// The parent, not the caller's node nor the top of the branch: the work a cascade
+// makes is a subtree of the parent's, so each node's allowance bounds how much of its
+// own subtree is cut per hour, whoever asks (more admins, or login-as into the
+// children, do not multiply it), and a tenant spends only its own allowance, never a
+// sibling's (counting per distributor would let one organization exhaust its whole
+// branch's). Distributors count against the platform, whose own admins are few.
+func chargedForCascade(cascadeAsked bool, it nodes.Item) string {
+	if !cascadeAsked || it.Children <= 0 || len(it.Path) == 0 {
+		return ""
+	}
+	return it.Path[len(it.Path)-1]
 }
 
 // deleting answers a cascade that has begun: 202, the subtree goes in the background.

@@ -115,7 +115,7 @@ func (s *Service) Operations() map[string]api.Operation {
 	return map[string]api.Operation{
 		"signup-settings-get":   partner(tree.OpPartnersSignupGet, http.MethodGet, s.getSettings),
 		"signup-settings-put":   partner(tree.OpPartnersSignupUpdate, http.MethodPut, s.putSettings),
-		"signup-create":         {Method: http.MethodPost, Path: PathSignup, Kind: "route", Handle: s.create},
+		"signup-create":         {Method: http.MethodPost, Path: PathSignup, Kind: "route", Handle: s.create, NodeLimit: s.perPartner()},
 		"signup-verify":         {Method: http.MethodPost, Path: PathVerify, Kind: "route", Handle: s.verify},
 		"signup-get":            org(tree.OpOrganizationsSignupGet, http.MethodGet, "/v1/organizations/{id}/signup", s.get),
 		"organizations-approve": org(tree.OpOrganizationsApprove, http.MethodPost, "/v1/organizations/{id}/approve", s.approve),
@@ -255,7 +255,8 @@ func closed() error { return problem.NotFound(string(tree.KindPartner)) }
 //
 // The body is checked first, then the attempt is counted against the email and the
 // source address (429 over either), then the partner is read: a partner that does not
-// exist, is closed to signups, suspended or being deleted is the one 404. A name
+// exist, is closed to signups, suspended or being deleted is the one 404. Then the
+// signup counts against the partner's allowance (429 over it). A name
 // already taken among the partner's organizations is a 409 (read, not claimed: the
 // verification claims it). Then the signup item is written and the verification link
 // sent. The answer is the same 202 whether or not the email has a console account; an
@@ -285,6 +286,9 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return closed()
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.perPartner().ChargeNode(w, r, p.ID); err != nil {
 		return err
 	}
 	if err := s.Store.Get(ctx, nodes.UniqueNameKey(p.ID, tree.KindOrganization, orgName), &nodes.UniqueName{}); err == nil {
@@ -322,6 +326,15 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return api.WriteJSON(w, http.StatusAccepted, Accepted{Status: "accepted"})
+}
+
+// perPartner is the allowance of signups per partner (throttle.Signups). The route is
+// public, so the middleware has no node to count against: create charges it itself,
+// once the partner is known to exist and to be open, so that a made-up partner id
+// writes no counter, and after the limits per email and per address, so that calls
+// they refuse do not spend the partner's allowance.
+func (s *Service) perPartner() *api.NodeLimit {
+	return &api.NodeLimit{Allowance: throttle.Signups, Counter: throttle.NodeCounter{Store: s.Store, Now: s.Now}}
 }
 
 // throttle counts one attempt against keys and refuses it (429 with Retry-After) over

@@ -2,7 +2,7 @@
 // users at the node (a company's admins, an end user's sign-in account), their Cognito
 // accounts, their emails' unique keys (so the same address can be invited elsewhere),
 // pending activations and password resets, idempotency keys and attempt counters, and
-// the node's own ADMINS and SIGNUP# items.
+// the node's own ADMINS and SIGNUP# items and its allowance counters (shared/throttle).
 //
 // It is the node-sweeper function: the table's stream hands it the REMOVE record of
 // every node item, whoever removed it (DELETE of a childless node, the tree deleter's
@@ -121,7 +121,8 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	return nil
+	// The node's allowance counters (invitations, cascades, signups) name it too.
+	return throttle.ForgetNode(ctx, s.Store, id)
 }
 
 // usersAt is up to a page of the ids of the console users at node id.

@@ -5,6 +5,9 @@
 // attempt succeeds. Items carry expiresAt for TTL clean-up, but no correctness rests on
 // TTL (DynamoDB Local never expires items): a window's key names its start, so an
 // expired window is never read or counted again, whether or not TTL has removed it.
+//
+// The same counters hold the allowances per node of the expensive operations
+// (nodelimit.go): the figures, and the api.Counter that counts them.
 package throttle
 
 import (

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/api"
 	"opsconsole/shared/store"
 )
 
@@ -116,5 +117,50 @@ func TestLimiter(t *testing.T) {
 	wg.Wait()
 	if through != account.Max {
 		t.Fatalf("%d of a burst of 20 got through, want %d", through, account.Max)
+	}
+}
+
+func TestNodeCounter(t *testing.T) {
+	db := &counters{count: map[string]int{}, exp: map[string]string{}}
+	now := time.Unix(1_800_000_000, 0) // the start of an hour
+	c := NodeCounter{Store: &store.Store{DB: db, Table: "t"}, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	a := Cascades
+	for i := range a.Max {
+		if wait, err := c.Count(ctx, a, "ptn_a"); err != nil || wait != 0 {
+			t.Fatalf("call %d: wait %s, %v", i+1, wait, err)
+		}
+	}
+	now = now.Add(40 * time.Minute)
+	if wait, err := c.Count(ctx, a, "ptn_a"); err != nil || wait != 20*time.Minute {
+		t.Fatalf("over the allowance: wait %s, %v; want the rest of the window", wait, err)
+	}
+	if wait, _ := c.Count(ctx, a, "ptn_b"); wait != 0 {
+		t.Fatalf("another node waits %s", wait)
+	}
+	if n := db.count["THROTTLE#node-cascades#ptn_a|WINDOW#1800000000"]; n != a.Max+1 {
+		t.Fatalf("ptn_a's counter is %d, want %d (refused calls stay counted)", n, a.Max+1)
+	}
+	now = now.Add(20 * time.Minute)
+	if wait, _ := c.Count(ctx, a, "ptn_a"); wait != 0 {
+		t.Fatalf("the next window waits %s", wait)
+	}
+}
+
+func TestNodeAllowances(t *testing.T) {
+	names := map[string]bool{}
+	for _, a := range NodeAllowances {
+		if a.Name == "" || a.Max < 1 || a.Window < time.Second || a.Window%time.Second != 0 {
+			t.Errorf("%+v: a name, a positive Max and a window of whole seconds are needed", a)
+		}
+		if names[a.Name] {
+			t.Errorf("%s is listed twice", a.Name)
+		}
+		names[a.Name] = true
+	}
+	for _, a := range []api.Allowance{Invitations, Cascades, Signups} {
+		if !names[a.Name] {
+			t.Errorf("%s is missing from NodeAllowances (the sweeper would leave its counters)", a.Name)
+		}
 	}
 }

@@ -31,6 +31,7 @@ func (s *Service) endUserInviteOperation() api.Operation {
 	return api.Operation{
 		ID: tree.OpEndUsersInvite, Method: http.MethodPost, Path: "/v1/end-users/{id}/invite", Kind: string(tree.KindEndUser),
 		Callers: s.Callers, Target: s.endUserRecord, Handle: idempotency.Wrap(s.Store, s.metered(s.inviteEndUser)),
+		NodeLimit: s.invitations(),
 	}
 }
 

@@ -502,3 +502,47 @@ func TestReadFilters(t *testing.T) {
 		})
 	}
 }
+
+func TestInvitedAt(t *testing.T) {
+	company := tree.Node{ID: "cmp_a", Kind: tree.KindCompany, Path: orgNode.Lineage()}
+	for _, c := range []struct {
+		name string
+		n    tree.Node
+		want string
+	}{
+		{"an invitation to an organization counts against it", orgNode, orgNode.ID},
+		{"an invitation to a company counts against it", company, "cmp_a"},
+		{"an invitation to the platform counts against the platform", tree.Node{ID: tree.PlatformID, Kind: tree.KindPlatform}, tree.PlatformID},
+		{"an end user's invitation counts against their company", tree.Node{ID: "enu_a", Kind: tree.KindEndUser, Path: company.Lineage()}, "cmp_a"},
+	} {
+		if got := invitedAt(c.n); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	// A resending: the guard's node is the user as a thing below their node; the
+	// count is at their node (their company, for an end user's account).
+	u := user("u1", identity.StatusInvited, tree.RoleOrganizationAdmin)
+	if got := invitationNode(u, targetNode(u)); got != orgNode.ID {
+		t.Errorf("a resending counts against %q, want the user's node %q", got, orgNode.ID)
+	}
+	eu := u
+	eu.NodeID, eu.NodeKind, eu.NodePath = "enu_a", tree.KindEndUser, company.Lineage()
+	if got := invitationNode(eu, targetNode(eu)); got != "cmp_a" {
+		t.Errorf("an end user's resending counts against %q, want their company", got)
+	}
+	// An invitation: the node invited to, as loaded.
+	if got := invitationNode(nil, company); got != "cmp_a" {
+		t.Errorf("an invitation to a company counts against %q", got)
+	}
+}
+
+func TestInvitationsAreLimited(t *testing.T) {
+	for name, op := range (&Service{}).Operations() {
+		want := name == "users-invite" || name == "users-resend-invite" || name == "end-users-invite"
+		if got := op.NodeLimit != nil; got != want {
+			t.Errorf("%s: limited %v, want %v", name, got, want)
+		} else if got && op.NodeLimit.Name != "invitations" {
+			t.Errorf("%s counts %s", name, op.NodeLimit.Name)
+		}
+	}
+}

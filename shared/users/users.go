@@ -112,20 +112,58 @@ func (s *Service) Operations() map[string]api.Operation {
 		return api.Operation{Method: http.MethodPost, Path: path, Kind: "route", Handle: s.metered(h)}
 	}
 	return map[string]api.Operation{
-		"users-invite":         {ID: tree.OpUsersInvite, Method: http.MethodPost, Path: res, Kind: "user", Callers: s.Callers, Target: s.nodeFromBody, Handle: idempotency.Wrap(s.Store, s.metered(s.invite))},
+		"users-invite":         {ID: tree.OpUsersInvite, Method: http.MethodPost, Path: res, Kind: "user", Callers: s.Callers, Target: s.nodeFromBody, Handle: idempotency.Wrap(s.Store, s.metered(s.invite)), NodeLimit: s.invitations()},
 		"users-list":           mk(tree.OpUsersList, http.MethodGet, res, s.scopeFromQuery, s.list),
 		"users-get":            mk(tree.OpUsersGet, http.MethodGet, res+"/{id}", s.target, s.get),
 		"users-update":         mk(tree.OpUsersUpdate, http.MethodPatch, res+"/{id}", s.target, s.update),
 		"users-deactivate":     mk(tree.OpUsersDeactivate, http.MethodPost, res+"/{id}/deactivate", s.target, s.deactivate),
 		"users-reactivate":     mk(tree.OpUsersReactivate, http.MethodPost, res+"/{id}/reactivate", s.target, s.reactivate),
 		"users-delete":         mk(tree.OpUsersDelete, http.MethodDelete, res+"/{id}", s.target, s.delete),
-		"users-resend-invite":  mk(tree.OpUsersResendInvite, http.MethodPost, res+"/{id}/resend-invite", s.target, s.resendInvite),
+		"users-resend-invite":  limited(mk(tree.OpUsersResendInvite, http.MethodPost, res+"/{id}/resend-invite", s.target, s.resendInvite), s.invitations()),
 		"end-users-invite":     s.endUserInviteOperation(),
 		"me-update":            s.meUpdateOperation(),
 		"auth-activate":        public(PathActivate, s.activate),
 		"auth-forgot-password": public(PathForgotPassword, s.forgotPassword),
 		"auth-reset-password":  public(PathResetPassword, s.resetPassword),
 	}
+}
+
+// invitations is the allowance of invitation emails per node (throttle.Invitations),
+// shared by the three routes that send one: an invitation, its resending, an end
+// user's invitation.
+func (s *Service) invitations() *api.NodeLimit {
+	return throttle.PerNode(s.Store, throttle.Invitations, func(r *http.Request) string {
+		n, _ := api.TargetNodeOf(r.Context())
+		return invitationNode(api.TargetOf(r.Context()), n)
+	})
+}
+
+// invitationNode is the node an invitation counts against, from what the guard
+// loaded: the thing and its node. A resending's target is the user, whose guard node
+// is the user as a thing below their node (targetNode), so it counts at the user's
+// node; an invitation's and an end user's, the node invited to and the record.
+func invitationNode(thing any, target tree.Node) string {
+	if u, ok := thing.(identity.UserItem); ok {
+		target = nodeOf(u)
+	}
+	return invitedAt(target)
+}
+
+// invitedAt is the node an invitation to an account at node n counts against: n
+// itself (the node the invitation is made in, where its admins send it), except for
+// an end user, whose account is its own record, a leaf of its company: there the
+// company, so that a company's invitations of end users and of its own users share
+// one allowance, and so that each new record does not bring a fresh one.
+func invitedAt(n tree.Node) string {
+	if n.Kind == tree.KindEndUser && len(n.Path) > 0 {
+		return n.Path[len(n.Path)-1]
+	}
+	return n.ID
+}
+
+func limited(op api.Operation, l *api.NodeLimit) api.Operation {
+	op.NodeLimit = l
+	return op
 }
 
 // View is a console user as the API shows them.
