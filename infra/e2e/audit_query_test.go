@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/audit"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/tree"
 )
 
@@ -82,6 +84,15 @@ func seedAudit(t testing.TB, node string, n int, entry func(i int) audit.Entry) 
 		}
 		reqs = nil
 	}
+	// The entries go to the node's partition only (not its ancestors', to keep the
+	// seed small), but a target's history carries the node's whole lineage as its
+	// scope, as the audit writer gives it, so that every admin above sees it.
+	var lineage types.AttributeValue
+	if it, err := nodes.Get(t0(), st, node); err == nil {
+		if lineage, err = attributevalue.Marshal(it.Node().Lineage()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range n {
 		e := entry(i)
 		e.ID = fmt.Sprintf("SEED%022d", i)
@@ -92,6 +103,9 @@ func seedAudit(t testing.TB, node string, n int, entry func(i int) audit.Entry) 
 		items, err := audit.Items(e, []string{node})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, ok := items[len(items)-1]["scope"]; ok && lineage != nil {
+			items[len(items)-1]["scope"] = lineage
 		}
 		for _, it := range items {
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})

@@ -115,7 +115,7 @@ func BenchmarkSignInPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			ev.UserName, ev.Request.UserAttributes["sub"] = me.ID, me.ID
-			if _, err := fn.PreAuthentication(context.Background(), ev); err != nil {
+			if _, err := fn.PreAuthentication(invokeCtx(), ev); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -19,6 +19,7 @@ import (
 
 	"opsconsole/infra/local"
 	"opsconsole/infra/local/localtest"
+	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs/conformance"
 	"opsconsole/shared/store"
 )
@@ -29,6 +30,9 @@ const (
 )
 
 var (
+	// sysLog is the local system's logger; a function a test invokes directly logs
+	// there too when given invokeCtx().
+	sysLog  *slog.Logger
 	sys     *local.System
 	checker *conformance.Checker
 	client  *http.Client
@@ -67,6 +71,7 @@ func run(m *testing.M) int {
 	defer logFile.Close()
 	fmt.Fprintln(os.Stderr, "e2e: logs in", logFile.Name())
 	logger := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(logFile, nil), benchLogs))
+	sysLog = logger
 	ls, err := localtest.StartSystem(ctx, logger, adminEmail, adminPassword)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start the local system:", err)
@@ -86,3 +91,7 @@ var (
 	adminOnce  sync.Once
 	adminToken string
 )
+
+// invokeCtx is the context of a function a test invokes itself (a trigger, a custom
+// resource): it logs through the system's logger, as the functions behind the gateway do.
+func invokeCtx() context.Context { return api.WithLogger(context.Background(), sysLog) }

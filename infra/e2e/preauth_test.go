@@ -57,7 +57,7 @@ func TestPreAuthenticationTrigger(t *testing.T) {
 		if edit != nil {
 			edit(&ev)
 		}
-		out, err := fn.PreAuthentication(context.Background(), ev)
+		out, err := fn.PreAuthentication(invokeCtx(), ev)
 		if err == nil && !reflect.DeepEqual(out, ev) {
 			t.Fatalf("the trigger changed the event:\n%+v\n%+v", ev, out)
 		}
