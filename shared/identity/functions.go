@@ -3,8 +3,6 @@ package identity
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"opsconsole/shared/config"
 	"opsconsole/shared/function"
 	"opsconsole/shared/store"
@@ -17,7 +15,7 @@ var PreAuthenticationFunction = function.BuildFunc(func(ctx context.Context) (fu
 	if err != nil {
 		return function.Function{}, err
 	}
-	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	st := store.New(cfg.AWS, cfg.TableName)
 	p := &PreAuthentication{Callers: Callers{Store: st}}
 	return function.Function{PreAuthentication: p.Handle}, nil
 })
