@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,9 @@ type Faults struct {
 	// data-plane request after SetFaults is faulted, or not, the same way every time
 	// (which request is n-th still depends on how concurrent requests interleave).
 	Seed uint64
+	// Ops, when set, limits the faults to these operations (TransactWriteItems, say):
+	// the others pass and draw nothing.
+	Ops []string
 }
 
 // FaultsFromEnv reads DDB_FAULT_RATE (0 to 1; unset or empty means no faults) and
@@ -149,7 +153,8 @@ func (fi *faultInjector) intercept(w http.ResponseWriter, r *http.Request) bool 
 		fi.stats.Retries++
 	}
 	var f *fault
-	if fi.cfg.Rate > 0 && fi.rng != nil && fi.rng.Float64() < fi.cfg.Rate {
+	if fi.cfg.Rate > 0 && fi.rng != nil && (len(fi.cfg.Ops) == 0 || slices.Contains(fi.cfg.Ops, op)) &&
+		fi.rng.Float64() < fi.cfg.Rate {
 		f = &faultKinds[fi.rng.IntN(len(faultKinds))]
 		fi.stats.Injected[f.code()]++
 		if last > 0 && attempt >= last {

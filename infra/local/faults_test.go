@@ -143,3 +143,17 @@ func TestSDKAttempt(t *testing.T) {
 		t.Errorf("got %d, %d", a, m)
 	}
 }
+
+// Ops limits the faults to the operations named.
+func TestFaultsOnlyOnOps(t *testing.T) {
+	p, c, _ := faultProxy(t, 1)
+	p.faults.set(Faults{Rate: 1, Seed: 1, Ops: []string{"PutItem"}})
+	if err := getItem(c); err != nil {
+		t.Errorf("GetItem faulted: %v", err)
+	}
+	_, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"),
+		Item: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "x"}}})
+	if err == nil {
+		t.Error("PutItem not faulted")
+	}
+}
