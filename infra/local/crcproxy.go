@@ -21,10 +21,15 @@ import (
 // "WARN failed to close HTTP response body ... response did not match expected
 // checksum" for each error (a ConditionalCheckFailed, say). With the header, local
 // runs read like AWS.
+//
+// Every DynamoDB client of the local system goes through it, so it is also where
+// faults are injected (faults.go): a share of the data-plane requests is answered
+// with throttling or a 500 instead of being forwarded.
 type crcProxy struct {
-	srv *http.Server
-	ln  net.Listener
-	to  atomic.Pointer[url.URL]
+	srv    *http.Server
+	ln     net.Listener
+	to     atomic.Pointer[url.URL]
+	faults faultInjector
 }
 
 // startCRCProxy listens on addr; it forwards once target is called.
@@ -49,7 +54,13 @@ func startCRCProxy(addr string) (*crcProxy, error) {
 	}
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	rp.ModifyResponse = addCRC32
-	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.faults.intercept(w, r) {
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})
+	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
 }

@@ -228,6 +228,23 @@ func StartServices(ctx context.Context, opts ServiceOptions) (_ *Services, err e
 	return s, nil
 }
 
+// SetFaults makes the DynamoDB proxy inject f from now on (Faults{} stops injecting)
+// and restarts its draws and FaultStats.
+func (s *Services) SetFaults(f Faults) {
+	if s.proxy != nil {
+		s.proxy.faults.set(f)
+	}
+}
+
+// FaultStats counts the data-plane requests and the faults injected since the last
+// SetFaults.
+func (s *Services) FaultStats() FaultStats {
+	if s.proxy == nil {
+		return FaultStats{Injected: map[string]int{}}
+	}
+	return s.proxy.faults.snapshot()
+}
+
 // Stop ends every service (SIGTERM to its process group, SIGKILL after a grace
 // period) and waits for them to exit, which frees their ports. It is safe to call
 // more than once.

@@ -54,6 +54,11 @@ type Options struct {
 	Logger *slog.Logger
 	// StartTimeout bounds each service's start; 0 means 60 s.
 	StartTimeout time.Duration
+
+	// Faults are the DynamoDB faults injected once the system serves (after Seed);
+	// with a zero Rate they come from DDB_FAULT_RATE and DDB_FAULT_SEED
+	// (FaultsFromEnv). Services.SetFaults changes them while it runs.
+	Faults Faults
 }
 
 // System is the running local system.
@@ -155,6 +160,17 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 			return nil, fmt.Errorf("local: seed: %w", err)
 		}
 	}
+	// Faults begin after the bootstrap and the seed, which are not under test.
+	faults := opts.Faults
+	if faults.Rate == 0 {
+		if faults, err = FaultsFromEnv(); err != nil {
+			return nil, err
+		}
+	}
+	if faults.Rate > 0 {
+		s.log.Warn("DynamoDB faults injected", "rate", faults.Rate, "seed", faults.Seed)
+	}
+	s.Services.SetFaults(faults)
 
 	// HTTP API.
 	gwRoutes := make([]gateway.Route, 0, len(routes))

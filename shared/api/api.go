@@ -287,10 +287,16 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers err unless an answer was already written, logging any error that is
-// not a Problem: its text is for us, never for the client.
+// not a Problem: its text is for us, never for the client. Transient errors (DynamoDB
+// throttling or failing past the SDK's retries) are answered 503 with Retry-After by
+// problem.Write and logged as warnings: they are expected now and then, not bugs.
 func fail(rec *statusRecorder, r *http.Request, meta Meta, err error) {
 	var p *problem.Problem
-	if !errors.As(err, &p) {
+	switch {
+	case errors.As(err, &p):
+	case problem.Transient(err):
+		Log(r.Context()).WarnContext(r.Context(), "dependency unavailable", "requestId", meta.RequestID, "error", err.Error())
+	default:
 		Log(r.Context()).ErrorContext(r.Context(), "unexpected error", "requestId", meta.RequestID, "error", err.Error())
 	}
 	if rec.status == 0 {

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"opsconsole/shared/api"
 	"opsconsole/shared/config"
 	"opsconsole/shared/cursor"
@@ -38,7 +36,7 @@ func Load(ctx context.Context) (Deps, error) {
 	if len(cfg.CursorSecret) < 32 {
 		return Deps{}, errors.New("CURSOR_SECRET must hold at least 32 bytes")
 	}
-	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	st := store.New(cfg.AWS, cfg.TableName)
 	return Deps{
 		Config: cfg, Store: st, Cursors: cursor.Signer{Secret: cfg.CursorSecret},
 		Callers: impersonation.Callers{Callers: identity.Callers{Store: st}},

@@ -27,6 +27,18 @@ import (
 // Window is how long a key's answer is kept and replayed.
 const Window = 24 * time.Hour
 
+// Lease is how long a pending claim holds its key: longer than any request can run
+// (API Gateway gives up on an HTTP API integration after 30 s), so a claim that was
+// neither released nor answered (the function crashed, or the table refused the
+// release even after retries) frees its key by itself, and a retry of the request then
+// runs it again instead of meeting 409 idempotency-key-in-use for a whole Window.
+const Lease = time.Minute
+
+// bookkeepingAttempts bounds the tries of the writes that follow the handler (the
+// claim's release, the answer's storage), each already retried by the SDK: the
+// answer has been decided, so these are worth a few more moments.
+const bookkeepingAttempts = 3
+
 // MaxKey bounds the Idempotency-Key header.
 const MaxKey = 255
 
@@ -88,7 +100,7 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 		now := time.Now()
 		it := idempotencyItem{
 			PK: CallerPK(api.CallerOf(ctx).UserID), SK: "KEY#" + key, Type: "idempotency",
-			RequestHash: hash, State: "pending", ExpiresAt: now.Add(Window).Unix(),
+			RequestHash: hash, State: "pending", ExpiresAt: now.Add(Lease).Unix(),
 		}
 		// An expired key counts as free: DynamoDB's TTL deletes items late (and DynamoDB
 		// Local never does), so no correctness rests on it.
@@ -109,9 +121,12 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 		switch {
 		case herr != nil && !errors.As(herr, &p), herr == nil && (rec.status == 0 || rec.status >= 500),
 			p != nil && p.Status >= 500:
-			// Leave no claim behind a failure the client may retry.
-			if err := st.DeleteIf(ctx, store.Key(it.PK, it.SK), store.AttrIs("requestHash", hash)); err != nil {
-				api.Log(ctx).ErrorContext(ctx, "idempotency key not released", "error", err.Error())
+			// Leave no claim behind a failure the client may retry (503 unavailable
+			// among them); one the table still refuses ends with its Lease.
+			if err := retried(ctx, func() error {
+				return st.DeleteIf(ctx, store.Key(it.PK, it.SK), store.AttrIs("requestHash", hash))
+			}); err != nil {
+				api.Log(ctx).ErrorContext(ctx, "idempotency key not released; it frees at the end of its lease", "error", err.Error())
 			}
 		default:
 			// The answer, a problem (4xx) included, is stored so a retry sees the same.
@@ -121,13 +136,22 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 				problem.Write(answer, r, p)
 			}
 			it.State, it.Status, it.Body, it.Headers = "done", answer.status, answer.body.Bytes(), map[string]string{}
+			it.ExpiresAt = now.Add(Window).Unix()
 			for _, name := range replayedHeaders {
 				if v := answer.header.Get(name); v != "" {
 					it.Headers[name] = v
 				}
 			}
-			if err := st.PutIf(ctx, it, store.AttrIs("requestHash", hash)); err != nil {
-				api.Log(ctx).ErrorContext(ctx, "idempotent answer not stored", "error", err.Error())
+			// Unstored, the claim ends with its Lease and a retry runs the request
+			// again, which then meets what the first run made (a create: 409).
+			if err := retried(ctx, func() error {
+				err := st.PutIf(ctx, it, store.AttrIs("requestHash", hash))
+				if errors.Is(err, store.ErrConditionFailed) {
+					return nil // the claim was taken over after its lease: not ours to answer
+				}
+				return err
+			}); err != nil {
+				api.Log(ctx).ErrorContext(ctx, "idempotent answer not stored; the key frees at the end of its lease", "error", err.Error())
 			}
 		}
 		if herr != nil {
@@ -142,6 +166,21 @@ func Wrap(st *store.Store, h api.Handler) api.Handler {
 		w.WriteHeader(rec.status)
 		_, err = w.Write(rec.body.Bytes())
 		return err
+	}
+}
+
+// retried runs write until it succeeds, fails with an error that is not
+// problem.Transient, or has failed bookkeepingAttempts times.
+func retried(ctx context.Context, write func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = write(); err == nil || !problem.Transient(err) || attempt == bookkeepingAttempts {
+			return err
+		}
+		d, _ := store.Backoff(attempt, err)
+		if perr := store.Pause(ctx, d); perr != nil {
+			return err
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // ContentType is the media type of every error answer.
@@ -204,18 +205,82 @@ func UnsupportedMediaType() *Problem {
 	return p
 }
 
+// RetryAfterUnavailable is the Retry-After (seconds) of an unavailable answer: the
+// throttling and failures it reports pass within moments.
+const RetryAfterUnavailable = 1
+
+// Unavailable reports that the table (or another AWS service the operation needs)
+// throttled the request or failed for a moment, even after the SDK's own retries:
+// 503, with Retry-After. What the operation did not finish was not written (every
+// change is one all-or-nothing transaction, and the steps around it are safe to
+// repeat), so the same request may simply be sent again.
+func Unavailable() *Problem {
+	return newProblem("unavailable", "Service unavailable", http.StatusServiceUnavailable,
+		"the service is busy for a moment and nothing was changed; retry after the time in Retry-After")
+}
+
+// ErrUnavailable marks an error as a passing refusal of a service the API depends
+// on, for the errors Transient cannot tell from their codes (a transaction cancelled
+// by throttling or by contention that outlasted its retries, shared/store).
+var ErrUnavailable = errors.New("a service the operation depends on is unavailable for a moment")
+
+// transientCodes are the AWS error codes of throttling and of the services' own
+// failures, which pass: DynamoDB's (ProvisionedThroughputExceededException,
+// ThrottlingException, RequestLimitExceeded, InternalServerError,
+// TransactionInProgressException) and Cognito's (TooManyRequestsException,
+// InternalErrorException).
+var transientCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingException":                    true,
+	"Throttling":                             true,
+	"RequestLimitExceeded":                   true,
+	"InternalServerError":                    true,
+	"InternalFailure":                        true,
+	"ServiceUnavailable":                     true,
+	"TransactionInProgressException":         true,
+	"TooManyRequestsException":               true,
+	"InternalErrorException":                 true,
+}
+
+// Transient reports an error that trying again shortly can cure: one marked with
+// ErrUnavailable, an AWS error whose code is throttling or a service failure, or any
+// AWS answer with a 5xx status. It reads the SDK's errors through the methods they
+// have (ErrorCode, HTTPStatusCode), so this package links no SDK.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return true
+	}
+	var coded interface{ ErrorCode() string }
+	if errors.As(err, &coded) && transientCodes[coded.ErrorCode()] {
+		return true
+	}
+	var status interface{ HTTPStatusCode() int }
+	return errors.As(err, &status) && status.HTTPStatusCode() >= 500
+}
+
 // Internal is what the client sees of any unexpected error.
 func Internal() *Problem {
 	return newProblem("internal", "Internal error", http.StatusInternalServerError,
 		"the request could not be completed; it is safe to retry")
 }
 
-// Write answers err as problem+json. Errors that are not a *Problem are answered as a
-// generic 500: their text stays on our side (the caller logs it).
+// Write answers err as problem+json. Errors that are not a *Problem are answered as
+// 503 unavailable when they are Transient, otherwise as a generic 500: their text
+// stays on our side (the caller logs it). A 503 carries Retry-After.
 func Write(w http.ResponseWriter, r *http.Request, err error) {
 	var p *Problem
 	if !errors.As(err, &p) {
-		p = Internal()
+		if Transient(err) {
+			p = Unavailable()
+		} else {
+			p = Internal()
+		}
+	}
+	if p.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
 	}
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")

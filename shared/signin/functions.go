@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/config"
@@ -71,7 +70,7 @@ var PreAuthenticationFunction = function.BuildFunc(func(ctx context.Context) (fu
 	if err != nil {
 		return function.Function{}, err
 	}
-	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	st := store.New(cfg.AWS, cfg.TableName)
 	p := &identity.PreAuthentication{
 		Callers: identity.Callers{Store: st},
 		TOTP:    cognitoTOTP{cognito: cip.NewFromConfig(cfg.AWS), poolID: cfg.UserPoolID},

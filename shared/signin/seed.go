@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/admins"
 	"opsconsole/shared/config"
@@ -27,7 +26,7 @@ func SeedPlatformAdmin(ctx context.Context, email, password string) error {
 	if err != nil {
 		return err
 	}
-	st := &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName}
+	st := store.New(cfg.AWS, cfg.TableName)
 	_, err = EnsureUser(ctx, st, cip.NewFromConfig(cfg.AWS), cfg.UserPoolID, NewUser{
 		Email: email, Password: password, FirstName: "Platform", LastName: "Admin",
 		Role: tree.RolePlatformAdmin, Node: identity.PlatformNode(),

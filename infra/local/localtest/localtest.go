@@ -158,7 +158,7 @@ func StartSystem(ctx context.Context, logger *slog.Logger, adminEmail, adminPass
 	}
 	return &System{
 		System:  sys,
-		Store:   &store.Store{DB: dynamodb.NewFromConfig(cfg.AWS), Table: cfg.TableName},
+		Store:   store.New(cfg.AWS, cfg.TableName),
 		Cognito: cip.NewFromConfig(cfg.AWS),
 		PoolID:  cfg.UserPoolID,
 	}, nil
