@@ -100,7 +100,7 @@ func seedAudit(t testing.TB, node string, n int, entry func(i int) audit.Entry) 
 		if e.Changes == nil {
 			e.Changes = []audit.FieldChange{}
 		}
-		items, err := audit.Items(e, []string{node})
+		items, err := audit.Items(e, []string{node}, audit.DefaultEntryRetention)
 		if err != nil {
 			t.Fatal(err)
 		}

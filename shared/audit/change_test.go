@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -69,5 +70,56 @@ func TestStreamImageRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("round trip:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestItemsExpireAfterTheRetention(t *testing.T) {
+	e := Entry{ID: "01J0000000000000000000000A", At: "2026-01-02T03:04:05.000Z", Action: "distributor.updated",
+		Target: Target{Type: "distributor", ID: "dst_1"}}
+	at, _ := time.Parse(TimeFormat, e.At)
+	cases := []struct {
+		name      string
+		retention time.Duration
+		want      int64 // 0: no expiresAt
+	}{
+		{"400 days after the entry's own time", DefaultEntryRetention, at.Add(400 * 24 * time.Hour).Unix()},
+		{"one day", 24 * time.Hour, at.Add(24 * time.Hour).Unix()},
+		{"no retention keeps them", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			items, err := Items(e, []string{"platform", "dst_1"}, c.retention)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != 3 {
+				t.Fatalf("%d items, want 2 node partitions and the target's history", len(items))
+			}
+			for _, it := range items {
+				var got struct {
+					ExpiresAt int64 `dynamodbav:"expiresAt"`
+				}
+				if err := attributevalue.UnmarshalMap(it, &got); err != nil {
+					t.Fatal(err)
+				}
+				if got.ExpiresAt != c.want {
+					t.Errorf("%v: expiresAt %d, want %d", it["PK"], got.ExpiresAt, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestEntryRetentionFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want time.Duration
+	}{{"", DefaultEntryRetention}, {"30", 30 * 24 * time.Hour}, {"0", DefaultEntryRetention}, {"x", DefaultEntryRetention}} {
+		t.Run("AUDIT_RETENTION_DAYS="+c.env, func(t *testing.T) {
+			t.Setenv("AUDIT_RETENTION_DAYS", c.env)
+			if got := EntryRetentionFromEnv(); got != c.want {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
 	}
 }

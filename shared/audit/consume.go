@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,6 +25,22 @@ type entryItem struct {
 	Type  string `dynamodbav:"type"`
 	Entry `dynamodbav:",inline"`
 	Scope []string `dynamodbav:"scope,omitempty"`
+	// ExpiresAt (Unix seconds) is when the table's TTL removes the entry: its time
+	// plus the retention (AuditRetentionDays), the one way an entry ever leaves.
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
+}
+
+// DefaultEntryRetention is how long entries are kept when AUDIT_RETENTION_DAYS is
+// unset: the template parameter AuditRetentionDays's default.
+const DefaultEntryRetention = 400 * 24 * time.Hour
+
+// EntryRetentionFromEnv is AUDIT_RETENTION_DAYS (whole days) as a duration, or
+// DefaultEntryRetention when it is unset or not a positive number.
+func EntryRetentionFromEnv() time.Duration {
+	if d, err := strconv.Atoi(os.Getenv("AUDIT_RETENTION_DAYS")); err == nil && d > 0 {
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return DefaultEntryRetention
 }
 
 // entryKey is the partition of a node's audit log: every entry of its subtree.
@@ -33,20 +51,25 @@ func entryKey(nodeID string) string { return "AUDIT#" + nodeID }
 func targetKey(targetID string) string { return "AUDITT#" + targetID }
 
 // Items are the items one change record becomes: its entry in the audit partition of
-// each node of scope (root first), then in its target's history. Their keys are fixed
-// by the entry, so writing them again changes nothing.
-func Items(e Entry, scope []string) ([]store.Item, error) {
+// each node of scope (root first), then in its target's history, each expiring
+// retention after the entry's time (never when retention is 0). Their keys and expiry
+// are fixed by the entry, so writing them again changes nothing.
+func Items(e Entry, scope []string, retention time.Duration) ([]store.Item, error) {
 	sk := e.At + "#" + e.ID
+	var expires int64
+	if at, err := time.Parse(TimeFormat, e.At); err == nil && retention > 0 {
+		expires = at.Add(retention).Unix()
+	}
 	out := make([]store.Item, 0, len(scope)+1)
 	for _, node := range scope {
-		av, err := attributevalue.MarshalMap(entryItem{PK: entryKey(node), SK: sk, Type: "audit", Entry: e})
+		av, err := attributevalue.MarshalMap(entryItem{PK: entryKey(node), SK: sk, Type: "audit", Entry: e, ExpiresAt: expires})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, av)
 	}
 	if e.Target.ID != "" {
-		av, err := attributevalue.MarshalMap(entryItem{PK: targetKey(e.Target.ID), SK: sk, Type: "audit", Entry: e, Scope: scope})
+		av, err := attributevalue.MarshalMap(entryItem{PK: targetKey(e.Target.ID), SK: sk, Type: "audit", Entry: e, Scope: scope, ExpiresAt: expires})
 		if err != nil {
 			return nil, err
 		}
@@ -60,6 +83,9 @@ type Consumer struct {
 	Store *store.Store
 	// Backoff is the wait before retrying unprocessed writes.
 	Backoff time.Duration
+	// Retention is how long the entries are kept (EntryRetentionFromEnv); 0 keeps
+	// them for ever.
+	Retention time.Duration
 }
 
 // maxBatch is BatchWriteItem's limit.
@@ -92,7 +118,7 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 			continue
 		}
 		p := pending{seq: rec.Change.SequenceNumber}
-		items, err := Items(ch.Entry, ch.Scope)
+		items, err := Items(ch.Entry, ch.Scope, c.Retention)
 		if err != nil {
 			return resp, fmt.Errorf("marshal entry: %w", err)
 		}

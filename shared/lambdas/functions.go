@@ -52,7 +52,7 @@ var Functions = map[string]function.Builder{
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
 	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
-		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond}).Handle
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
 	}),
 	"auth-activate":           deps.API(users.Function("auth-activate")),
 	"auth-challenge":          deps.API(signin.ChallengeFunction),

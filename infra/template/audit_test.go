@@ -1,0 +1,95 @@
+package template
+
+import (
+	"slices"
+	"testing"
+)
+
+// The audit log is immutable by construction (issue: the audit log as a product): no
+// function's role may write an audit entry's partition but the audit writer's, which
+// may only put entries, and entries leave only by TTL after AuditRetentionDays. The
+// permissions boundaries say so; this test keeps every function under one.
+func TestAuditIsImmutable(t *testing.T) {
+	tpl := load(t)
+	writes := []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+		"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+	changes := []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+
+	// denies returns the actions boundary denies on the table's audit partitions.
+	denies := func(t *testing.T, boundary string) []string {
+		t.Helper()
+		r, ok := tpl.Resources[boundary]
+		if !ok || r.Type != "AWS::IAM::ManagedPolicy" {
+			t.Fatalf("no managed policy %s", boundary)
+		}
+		var denied []string
+		for _, st := range AsSlice(AsMap(r.Properties["PolicyDocument"])["Statement"]) {
+			s := AsMap(st)
+			if s["Effect"] != "Deny" || !slices.Contains(References(s["Resource"]), "Table") {
+				continue
+			}
+			keys := AsSlice(AsMap(AsMap(s["Condition"])["ForAnyValue:StringLike"])["dynamodb:LeadingKeys"])
+			if !slices.Contains(keys, any("AUDIT#*")) || !slices.Contains(keys, any("AUDITT#*")) {
+				t.Errorf("%s: a Deny not on both audit partitions: %v", boundary, keys)
+				continue
+			}
+			for _, a := range AsSlice(s["Action"]) {
+				denied = append(denied, a.(string))
+			}
+		}
+		return denied
+	}
+	t.Run("every function's boundary forbids writing audit entries", func(t *testing.T) {
+		if got := References(tpl.Globals.Function["PermissionsBoundary"]); !slices.Equal(got, []string{"AuditImmutableBoundary"}) {
+			t.Fatalf("Globals.Function.PermissionsBoundary refers to %v, want AuditImmutableBoundary", got)
+		}
+		denied := denies(t, "AuditImmutableBoundary")
+		for _, a := range writes {
+			if !slices.Contains(denied, a) {
+				t.Errorf("AuditImmutableBoundary does not deny %s", a)
+			}
+		}
+	})
+	t.Run("the audit writer may put entries, never change or delete one", func(t *testing.T) {
+		denied := denies(t, "AuditWriterBoundary")
+		for _, a := range changes {
+			if !slices.Contains(denied, a) {
+				t.Errorf("AuditWriterBoundary does not deny %s", a)
+			}
+		}
+		if slices.Contains(denied, "dynamodb:BatchWriteItem") || slices.Contains(denied, "dynamodb:PutItem") {
+			t.Error("AuditWriterBoundary denies the writer its puts")
+		}
+	})
+	t.Run("no other function escapes the boundary", func(t *testing.T) {
+		fns, err := tpl.Functions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fns {
+			own, set := tpl.Resources[f.LogicalID].Properties["PermissionsBoundary"]
+			switch {
+			case f.LogicalID == "AuditWriterFunction":
+				if !slices.Equal(References(own), []string{"AuditWriterBoundary"}) {
+					t.Errorf("AuditWriterFunction's boundary refers to %v, want AuditWriterBoundary", References(own))
+				}
+			case set:
+				t.Errorf("%s sets a boundary of its own: %v", f.LogicalID, own)
+			}
+		}
+	})
+	t.Run("entries leave by TTL after AuditRetentionDays", func(t *testing.T) {
+		p, ok := tpl.Parameters["AuditRetentionDays"]
+		if !ok || p.Default == nil {
+			t.Fatal("no AuditRetentionDays parameter with a default")
+		}
+		env := AsMap(AsMap(tpl.Resources["AuditWriterFunction"].Properties["Environment"])["Variables"])
+		if !slices.Contains(References(env["AUDIT_RETENTION_DAYS"]), "AuditRetentionDays") {
+			t.Errorf("the audit writer's AUDIT_RETENTION_DAYS is %v, want !Ref AuditRetentionDays", env["AUDIT_RETENTION_DAYS"])
+		}
+		ttl := AsMap(tpl.Resources["Table"].Properties["TimeToLiveSpecification"])
+		if ttl["AttributeName"] != "expiresAt" || ttl["Enabled"] != true {
+			t.Errorf("the table's TTL is %v, want expiresAt enabled", ttl)
+		}
+	})
+}
