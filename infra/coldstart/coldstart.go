@@ -80,7 +80,17 @@ type Harness struct {
 	awsCalls  atomic.Int64     // requests to it other than the custom resource's answer
 	home      string
 	maxResInE float64 // the largest fraction of a binary still resident after an eviction
+	retries   int
 }
+
+// Retries is how many starts failed and were made again (see Run).
+func (h *Harness) Retries() int { return h.retries }
+
+// maxAttempts bounds the starts of one target in one slot of a round: a start can
+// fail for reasons of the shared machine (another program taking the port chosen
+// for RIE between its choice and RIE's listen, for one); a function that fails every
+// time fails the run.
+const maxAttempts = 3
 
 // floorsDir is where the floors' mains are, relative to the root.
 const floorsDir = "infra/coldstart/floors"
@@ -433,14 +443,19 @@ func resident(f *os.File) (float64, error) {
 	return float64(n) / float64(len(vec)), nil
 }
 
-// freeAddr is a loopback address no one listens on now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs are n distinct loopback addresses no one listens on now (the listeners
+// are held until all are chosen, so that the kernel cannot hand out one port twice).
+func freeAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
 
 // Once is one cold start of t under a new RIE: RIE starts (not timed), the event is
@@ -453,14 +468,11 @@ func (h *Harness) Once(t *Target, evict bool) (float64, error) {
 		}
 		h.maxResInE = max(h.maxResInE, res)
 	}
-	rieAddr, err := freeAddr()
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return 0, err
 	}
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return 0, err
-	}
+	rieAddr, apiAddr := addrs[0], addrs[1]
 	var out bytes.Buffer
 	cmd := exec.Command(h.RIE, "--log-level", "info",
 		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, t.HostBin)
@@ -484,7 +496,8 @@ func (h *Harness) Once(t *Target, evict bool) (float64, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s: invoke: %w", t.Name, err)
+		stop(cmd)
+		return 0, fmt.Errorf("%s: invoke: %w; RIE's log:\n%s", t.Name, err, tail(out.Bytes(), 3000))
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -560,6 +573,11 @@ func (h *Harness) Run(rounds int, deadline time.Time) (done int, err error) {
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, t := range order {
 				d, err := h.Once(t, evict)
+				for a := 1; err != nil && a < maxAttempts; a++ {
+					fmt.Fprintf(h.Log, "coldstart: retrying after: %v\n", err)
+					h.retries++
+					d, err = h.Once(t, evict)
+				}
 				if err != nil {
 					return r, err
 				}

@@ -74,8 +74,8 @@ func measure(b *testing.B) map[string]float64 {
 	}
 	rows := h.Rows()
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Cold starts under RIE, %d rounds (of %d asked) of %d targets, warm and evicted page cache, %s, %d CPUs, %s; init in ms (RIE's INIT REPORT), zip of the linux/%s bootstrap in kB (1000 bytes). After each eviction at most %.1f%% of a binary's pages stayed resident (mincore). Requests that reached the AWS stand-in: %d.\n\n",
-		done, rounds, len(h.Targets), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), ZipArch, 100*h.MaxResidentAfterEviction(), h.AWSCalls())
+	fmt.Fprintf(&sb, "Cold starts under RIE, %d rounds (of %d asked) of %d targets, warm and evicted page cache, %s, %d CPUs, %s; init in ms (RIE's INIT REPORT), zip of the linux/%s bootstrap in kB (1000 bytes). After each eviction at most %.1f%% of a binary's pages stayed resident (mincore). Requests that reached the AWS stand-in: %d. Starts made again after a failure: %d.\n\n",
+		done, rounds, len(h.Targets), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), ZipArch, 100*h.MaxResidentAfterEviction(), h.AWSCalls(), h.Retries())
 	Markdown(&sb, rows)
 	metrics := map[string]float64{}
 	pass, fns, worst := 0, 0, Row{}
