@@ -64,6 +64,9 @@ type Target struct {
 	ZipSize int64  // the ZipArch bootstrap, zipped
 
 	Warm, Evicted []float64 // INIT REPORT durations, ms
+	// FloorWarm and FloorEvicted are the starts of a function's floor made right
+	// beside its own (see Run): what its ratios are computed from.
+	FloorWarm, FloorEvicted []float64
 }
 
 // Harness builds the targets and starts them under RIE.
@@ -147,7 +150,10 @@ func (h *Harness) Build(hostArch string) error {
 			return err
 		}
 		t0 := time.Now()
-		if err := h.goCmd(arch, append([]string{"build", "-o", dir + "/"}, pkgs...)...).Run(); err != nil {
+		// -buildvcs=false: otherwise every commit changes the stamped revision and
+		// so every binary, and each run would relink all of them (a few hundred bytes
+		// of build information, nothing that runs at init).
+		if err := h.goCmd(arch, append([]string{"build", "-buildvcs=false", "-o", dir + "/"}, pkgs...)...).Run(); err != nil {
 			return fmt.Errorf("go build (%s): %w", arch, err)
 		}
 		fmt.Fprintf(h.Log, "coldstart: built %d binaries for linux/%s in %.1f s\n", len(pkgs), arch, time.Since(t0).Seconds())
@@ -555,40 +561,83 @@ func stop(cmd *exec.Cmd) {
 	_ = cmd.Wait()
 }
 
-// Run makes rounds of cold starts, each round starting every target once with a warm
-// page cache and then once more after evicting its binary, in an order shuffled per
-// round (with a fixed seed): interleaved, so that a change in the machine's load
-// weighs on the functions and their floors alike. It stops early, saying so, when
-// the deadline comes.
+// Run makes rounds of cold starts. A round starts every function twice, once with a
+// warm page cache and once after evicting its binary, each time right beside a start
+// of its floor (before it in one round, after it in the next), in an order shuffled
+// per round with a fixed seed; the hello-world floor starts once per pass at a random
+// place. The machine is shared: a function and the floor it is compared with are so
+// measured at the same moments, and a change in the load weighs on both alike. It
+// stops early, saying so, when the deadline comes.
 func (h *Harness) Run(rounds int, deadline time.Time) (done int, err error) {
 	rng := rand.New(rand.NewPCG(11, 2))
-	order := append([]*Target(nil), h.Targets...)
+	byName := map[string]*Target{}
+	var units []*Target // the functions, and the floors no function is judged against
+	used := map[string]bool{}
+	for _, t := range h.Targets {
+		byName[t.Name] = t
+		used[t.Floor] = true
+	}
+	for _, t := range h.Targets {
+		if !t.IsFloor || !used[t.Name] {
+			units = append(units, t)
+		}
+	}
+	start := func(t *Target, evict bool) (float64, error) {
+		d, err := h.Once(t, evict)
+		for a := 1; err != nil && a < maxAttempts; a++ {
+			fmt.Fprintf(h.Log, "coldstart: retrying after: %v\n", err)
+			h.retries++
+			d, err = h.Once(t, evict)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if evict {
+			t.Evicted = append(t.Evicted, d)
+		} else {
+			t.Warm = append(t.Warm, d)
+		}
+		return d, nil
+	}
 	for r := 0; r < rounds; r++ {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			fmt.Fprintf(h.Log, "coldstart: stopped after %d of %d rounds: the time is up\n", r, rounds)
 			return r, nil
 		}
-		t0 := time.Now()
+		t0, n := time.Now(), 0
 		for _, evict := range []bool{false, true} {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-			for _, t := range order {
-				d, err := h.Once(t, evict)
-				for a := 1; err != nil && a < maxAttempts; a++ {
-					fmt.Fprintf(h.Log, "coldstart: retrying after: %v\n", err)
-					h.retries++
-					d, err = h.Once(t, evict)
+			rng.Shuffle(len(units), func(i, j int) { units[i], units[j] = units[j], units[i] })
+			for i, t := range units {
+				fl := byName[t.Floor]
+				pair := []*Target{t}
+				if fl != nil {
+					pair = []*Target{fl, t}
+					if (r+i)%2 == 1 {
+						pair = []*Target{t, fl}
+					}
 				}
-				if err != nil {
-					return r, err
+				var fd float64
+				for _, p := range pair {
+					d, err := start(p, evict)
+					if err != nil {
+						return r, err
+					}
+					if p == fl {
+						fd = d
+					}
+					n++
+				}
+				if fl == nil {
+					continue
 				}
 				if evict {
-					t.Evicted = append(t.Evicted, d)
+					t.FloorEvicted = append(t.FloorEvicted, fd)
 				} else {
-					t.Warm = append(t.Warm, d)
+					t.FloorWarm = append(t.FloorWarm, fd)
 				}
 			}
 		}
-		fmt.Fprintf(h.Log, "coldstart: round %d/%d: %d starts in %.1f s\n", r+1, rounds, 2*len(order), time.Since(t0).Seconds())
+		fmt.Fprintf(h.Log, "coldstart: round %d/%d: %d starts in %.1f s\n", r+1, rounds, n, time.Since(t0).Seconds())
 	}
 	return rounds, nil
 }
@@ -632,13 +681,18 @@ func (h *Harness) Rows() []Row {
 	var floors, fns []Row
 	for _, t := range h.Targets {
 		r := Row{T: t, Min: Quantile(t.Warm, 0), Median: Quantile(t.Warm, 0.5), P90: Quantile(t.Warm, 0.9), EvMedian: Quantile(t.Evicted, 0.5)}
-		ref := byName["floor-dynamodb"]
-		if !t.IsFloor {
-			ref = byName[t.Floor]
+		// A function is compared with the starts of its floor made beside its own; a
+		// floor with all the starts of the DynamoDB-only floor.
+		ref, refWarm, refEvicted := byName[t.Floor], t.FloorWarm, t.FloorEvicted
+		if t.IsFloor {
+			ref = byName["floor-dynamodb"]
+			if ref != nil {
+				refWarm, refEvicted = ref.Warm, ref.Evicted
+			}
 		}
 		if ref != nil && ref != t {
-			r.InitRatio = r.Median / Quantile(ref.Warm, 0.5)
-			r.EvRatio = r.EvMedian / Quantile(ref.Evicted, 0.5)
+			r.InitRatio = r.Median / Quantile(refWarm, 0.5)
+			r.EvRatio = r.EvMedian / Quantile(refEvicted, 0.5)
 			r.ZipRatio = float64(t.ZipSize) / float64(ref.ZipSize)
 			for d := range t.Deps {
 				if !ref.Deps[d] {

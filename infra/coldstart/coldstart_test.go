@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkColdStart builds every function and floor, makes COLDSTART_ROUNDS (20)
-// rounds of interleaved cold starts under RIE, warm and evicted, and prints the table
-// of docs/measurements.md, also written to .cache/coldstart/report.md. It measures once
+// rounds of interleaved cold starts under RIE (each function beside its floor: see
+// Harness.Run), warm and evicted, and prints the table of docs/measurements.md, also
+// written to .cache/coldstart/report.md. It measures once
 // whatever b.N is: one run takes minutes, and the figures are the table, not ns/op.
 // COLDSTART_FUNCTIONS (a regular expression) limits the functions measured; the floors
 // always run. It skips when RIE is not installed (infra/install.sh rie).
@@ -74,7 +75,7 @@ func measure(b *testing.B) map[string]float64 {
 	}
 	rows := h.Rows()
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Cold starts under RIE, %d rounds (of %d asked) of %d targets, warm and evicted page cache, %s, %d CPUs, %s; init in ms (RIE's INIT REPORT), zip of the linux/%s bootstrap in kB (1000 bytes). After each eviction at most %.1f%% of a binary's pages stayed resident (mincore). Requests that reached the AWS stand-in: %d. Starts made again after a failure: %d.\n\n",
+	fmt.Fprintf(&sb, "Cold starts under RIE, %d rounds (of %d asked) of %d targets, warm and evicted page cache, each function started beside its floor and its ratios taken to those starts of the floor, %s, %d CPUs, %s; init in ms (RIE's INIT REPORT), zip of the linux/%s bootstrap in kB (1000 bytes). After each eviction at most %.1f%% of a binary's pages stayed resident (mincore). Requests that reached the AWS stand-in: %d. Starts made again after a failure: %d.\n\n",
 		done, rounds, len(h.Targets), time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), ZipArch, 100*h.MaxResidentAfterEviction(), h.AWSCalls(), h.Retries())
 	Markdown(&sb, rows)
 	metrics := map[string]float64{}
