@@ -334,6 +334,13 @@ func (h *Harness) Event() string {
 // under measurement can reach AWS. Requests to it are counted (AWSCalls): a function
 // that calls AWS at init or for the benchmark's event shows there.
 func (h *Harness) Start() error {
+	// RIE gives the runtime a process group of its own, and stop kills the runtime
+	// before RIE, which then cannot reap it: as the subreaper of its descendants this
+	// process inherits the orphan and reaps it (stop), rather than leaving a zombie
+	// for init.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
 	h.aws = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != cfnResponsePath {
 			h.awsCalls.Add(1)
@@ -541,24 +548,36 @@ func waitListening(addr string, limit time.Duration) error {
 	}
 }
 
-// stop kills the runtime and then RIE. RIE starts the runtime in a process group of
-// its own (Setpgid), so killing RIE's group would leave it: the runtime's pid is
-// read from /proc as RIE's child, and its group killed first. Both are processes this
-// harness started; nothing else is signalled. Safe to call twice.
+// stop kills the runtime and then RIE, and reaps both. RIE starts the runtime in a
+// process group of its own (Setpgid), so killing RIE's group would leave it: the
+// runtime's pid is read from /proc as RIE's child, and its group killed first. Both
+// are processes this harness started; nothing else is signalled. Safe to call twice.
 func stop(cmd *exec.Cmd) {
 	if cmd.Process == nil || cmd.ProcessState != nil {
 		return
 	}
 	pid := cmd.Process.Pid
+	var runtimes []int
 	if kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
 		for _, f := range strings.Fields(string(kids)) {
 			if k, err := strconv.Atoi(f); err == nil && k > 0 {
 				_ = syscall.Kill(-k, syscall.SIGKILL)
+				runtimes = append(runtimes, k)
 			}
 		}
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = cmd.Wait()
+	for _, k := range runtimes {
+		// Reaped here if RIE died first (Start made this process the subreaper);
+		// ECHILD if RIE had reaped it.
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(k, &ws, 0, nil); err != unix.EINTR {
+				break // the Go runtime's preemption signals interrupt the wait
+			}
+		}
+	}
 }
 
 // Run makes rounds of cold starts. A round starts every function twice, once with a
