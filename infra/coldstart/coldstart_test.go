@@ -48,7 +48,9 @@ func measure(b *testing.B) map[string]float64 {
 		rie = filepath.Join(root, ".cache/rie/bin/aws-lambda-rie")
 	}
 	if _, err := os.Stat(rie); err != nil {
-		b.Skipf("the Lambda Runtime Interface Emulator is not installed (%s): run `bash infra/install.sh rie` (make coldstart does)", rie)
+		msg := fmt.Sprintf("BenchmarkColdStart skipped: the Lambda Runtime Interface Emulator is not installed (%s): run `bash infra/install.sh rie` (make coldstart does)", rie)
+		fmt.Fprintln(os.Stderr, msg) // go test shows a benchmark's skip only with -v
+		b.Skip(msg)
 	}
 	rounds := 20
 	if v := os.Getenv("COLDSTART_ROUNDS"); v != "" {
