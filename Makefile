@@ -69,8 +69,9 @@ bench:
 
 # The cold starts alone: every function beside its floor under the Lambda Runtime Interface
 # Emulator, 20 interleaved rounds, warm and evicted page cache (docs/measurements.md, "Cold
-# starts"). About 3 minutes once the builds are cached (more the first time: 150 links);
-# nice, as the machine is shared. COLDSTART_ROUNDS and COLDSTART_FUNCTIONS (a regexp) narrow it.
+# starts"). 3 to 8 minutes once the builds are cached, as the machine's load goes (the first
+# build adds about 2 minutes of links); nice, as the machine is shared. COLDSTART_ROUNDS and
+# COLDSTART_FUNCTIONS (a regexp) narrow it.
 coldstart:
 	bash infra/install.sh rie
 	nice go test ./infra/coldstart -run '^$$' -bench ColdStart -benchtime 1x -count=1 -timeout 30m
