@@ -71,10 +71,10 @@ type Target struct {
 
 // Harness builds the targets and starts them under RIE.
 type Harness struct {
-	Root   string // the repository root
-	RIE    string // the aws-lambda-rie binary
-	Out    string // where the builds go (persistent, so that a second run relinks nothing)
-	Log    io.Writer
+	Root   string         // the repository root
+	RIE    string         // the aws-lambda-rie binary
+	Out    string         // where the builds go (persistent, so that a second run relinks nothing)
+	Log    io.Writer      // progress and the go command's errors
 	Filter *regexp.Regexp // functions to measure (floors always); nil for all
 
 	Targets []*Target
@@ -83,7 +83,7 @@ type Harness struct {
 	awsCalls  atomic.Int64     // requests to it other than the custom resource's answer
 	home      string
 	maxResInE float64 // the largest fraction of a binary still resident after an eviction
-	retries   int
+	retries   int     // starts made again after a failure
 }
 
 // Retries is how many starts failed and were made again (see Run).
@@ -218,9 +218,9 @@ func syncFile(path string) error {
 	return f.Sync()
 }
 
-// configServices are the service packages that the SDK's config module links on its
-// own (STS, SSO and the like, for its credential providers): every function has them,
-// so they tell nothing about its clients.
+// configPkg is the SDK's config module: the service packages it links on its own
+// (STS, SSO and the like, for its credential providers) are in every function, so
+// they tell nothing about the function's clients and are left out of Target.Clients.
 const configPkg = "github.com/aws/aws-sdk-go-v2/config"
 
 const servicePrefix = "github.com/aws/aws-sdk-go-v2/service/"
