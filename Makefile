@@ -1,7 +1,7 @@
 # Everything runs from pinned tools installed under .cache/ by infra/install.sh.
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: install run test vet fmt-check unit validate build warm bench cost fuzz fuzz-gate clean clean-all
+.PHONY: install run test vet fmt-check unit validate build warm bench coldstart cost fuzz fuzz-gate clean clean-all
 
 SAM := .cache/sam-venv/bin/sam
 # sam build runs `go build` with this environment (see the Go builder of SAM CLI).
@@ -61,8 +61,20 @@ warm:
 build: warm
 	$(SAM_ENV) $(SAM) build
 
+# Every benchmark, the cold-start one (infra/coldstart) included: it needs RIE, and skips
+# saying so without it.
 bench:
+	bash infra/install.sh rie
 	go test -run '^$$' -bench . -benchmem ./...
+
+# The cold starts alone: every function beside its floor under the Lambda Runtime Interface
+# Emulator, 20 interleaved rounds, warm and evicted page cache (docs/measurements.md, "Cold
+# starts"). 3 to 8 minutes once the builds are cached, as the machine's load goes (the first
+# build adds about 2 minutes of links); nice, as the machine is shared. COLDSTART_ROUNDS and
+# COLDSTART_FUNCTIONS (a regexp) narrow it.
+coldstart:
+	bash infra/install.sh rie
+	nice go test ./infra/coldstart -run '^$$' -bench ColdStart -benchtime 1x -count=1 -timeout 30m
 
 # docs/cost.md: the bill per million calls, computed from the measured units and list
 # prices named in infra/cost.py.

@@ -5,12 +5,14 @@
 #   maildev         SMTP server with a web UI and REST API (npm)
 #   sam             AWS SAM CLI (PyPI, in a venv)
 #   schemathesis    the OpenAPI fuzzer of the fuzzing gate (PyPI, in a venv)
+#   rie             AWS Lambda Runtime Interface Emulator, built from its Go module (the
+#                   cold-start benchmark, infra/coldstart)
 # Each tool goes to .cache/<tool>-<version>/ and is marked done by an .installed file
 # there; a stable symlink .cache/<tool> (.cache/sam-venv for SAM) points at the pinned
 # version, which is what infra/local and the Makefile use. Idempotent: a tool whose
 # marker exists is skipped, so a second run takes well under a second.
 #
-# Usage: infra/install.sh [all|services|sam|schemathesis|dynamodb-local|moto|maildev]...
+# Usage: infra/install.sh [all|services|sam|schemathesis|rie|dynamodb-local|moto|maildev]...
 set -euo pipefail
 
 DYNAMODB_LOCAL_VERSION=3.3.1
@@ -18,6 +20,10 @@ MOTO_VERSION=5.2.5
 MAILDEV_VERSION=3.0.0
 SAM_CLI_VERSION=1.170.0
 SCHEMATHESIS_VERSION=4.32.5
+# The emulator's module has no tagged release on the Go module proxy past v1.23.0 (not
+# served here), so it is pinned by pseudo-version: go install checks it against the
+# checksum database like any module.
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
@@ -25,19 +31,20 @@ CACHE="$ROOT/.cache"
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- selection
-want_dynamodb=0 want_moto=0 want_maildev=0 want_sam=0 want_st=0
+want_dynamodb=0 want_moto=0 want_maildev=0 want_sam=0 want_st=0 want_rie=0
 [[ $# -eq 0 ]] && set -- all
 for arg in "$@"; do
   case "$arg" in
-    all) want_dynamodb=1 want_moto=1 want_maildev=1 want_sam=1 want_st=1 ;;
+    all) want_dynamodb=1 want_moto=1 want_maildev=1 want_sam=1 want_st=1 want_rie=1 ;;
     services) want_dynamodb=1 want_moto=1 want_maildev=1 ;;
     sam) want_sam=1 ;;
     schemathesis) want_st=1 ;;
+    rie) want_rie=1 ;;
     dynamodb-local|dynamodb) want_dynamodb=1 ;;
     moto) want_moto=1 ;;
     maildev) want_maildev=1 ;;
     -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown tool '$arg' (want: all, services, sam, schemathesis, dynamodb-local, moto, maildev)" ;;
+    *) die "unknown tool '$arg' (want: all, services, sam, schemathesis, rie, dynamodb-local, moto, maildev)" ;;
   esac
 done
 
@@ -57,6 +64,9 @@ if (( want_maildev )); then
 fi
 if (( want_sam )); then
   need go "Go builds the functions in sam build"
+fi
+if (( want_rie )); then
+  need go "Go builds the Lambda Runtime Interface Emulator"
 fi
 if (( ${#missing[@]} )); then
   printf 'install.sh: missing prerequisite: %s\n' "${missing[@]}" >&2
@@ -151,6 +161,15 @@ install_schemathesis() {
   "$dir/bin/st" --version
 }
 
+install_rie() {
+  local dir=$1
+  # A static build for the host: the benchmark runs host builds of the functions under it.
+  GOBIN="$dir/bin" CGO_ENABLED=0 GOFLAGS=-trimpath \
+    go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$RIE_VERSION"
+  # Not run as a check: it takes no --help and would start serving on 0.0.0.0:8080.
+  [[ -x "$dir/bin/aws-lambda-rie" ]]
+}
+
 # The tools install in parallel (each into its own directory); a failure is reported
 # after all have finished.
 pids=()
@@ -158,6 +177,7 @@ pids=()
 (( want_moto )) && { step moto "$MOTO_VERSION" "$CACHE/moto-$MOTO_VERSION" moto install_moto & pids+=($!); }
 (( want_maildev )) && { step maildev "$MAILDEV_VERSION" "$CACHE/maildev-$MAILDEV_VERSION" maildev install_maildev & pids+=($!); }
 (( want_sam )) && { step sam-cli "$SAM_CLI_VERSION" "$CACHE/sam-cli-$SAM_CLI_VERSION" sam-venv install_sam & pids+=($!); }
+(( want_rie )) && { step rie "$RIE_VERSION" "$CACHE/rie-$RIE_VERSION" rie install_rie & pids+=($!); }
 (( want_st )) && { step schemathesis "$SCHEMATHESIS_VERSION" "$CACHE/schemathesis-$SCHEMATHESIS_VERSION" schemathesis install_schemathesis & pids+=($!); }
 failed=0
 for pid in "${pids[@]}"; do
