@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
@@ -116,7 +117,7 @@ func (l Level) cleanName(v json.RawMessage) (string, []problem.FieldError) {
 // optional fields may be removed: neither required nor defaulted.
 func (f Field) optional() bool { return !f.Required && f.Default == nil }
 
-var colour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+var colour = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9a-fA-F]{6}$`) })
 
 // value validates one own field's JSON value; remove reports a "" or null that
 // removes an optional field.
@@ -148,7 +149,7 @@ func (f Field) value(v json.RawMessage) (val any, remove bool, errs []problem.Fi
 		if fe != nil {
 			return nil, false, []problem.FieldError{*fe}
 		}
-		if !colour.MatchString(s) {
+		if !colour().MatchString(s) {
 			return nil, false, []problem.FieldError{problem.Field(f.Name, "must be a colour written #rrggbb")}
 		}
 		return strings.ToLower(s), false, nil

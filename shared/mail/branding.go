@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"sync"
 
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
@@ -34,7 +35,7 @@ const (
 	AttrSupportEmail = "supportEmail"
 )
 
-var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+var hexColour = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^#[0-9a-fA-F]{6}$`) })
 
 // withDefaults fills what is unset or unusable from the platform's branding: a colour
 // that is not #rrggbb, a logo that is not an absolute http(s) URL and a support address
@@ -43,7 +44,7 @@ func (b Branding) withDefaults() Branding {
 	if b.Name == "" {
 		b.Name = Platform.Name
 	}
-	if !hexColour.MatchString(b.Colour) {
+	if !hexColour().MatchString(b.Colour) {
 		b.Colour = Platform.Colour
 	}
 	if u, err := url.Parse(b.LogoURL); b.LogoURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -109,7 +109,7 @@ func (m *MFA) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := api.DecodeJSON(r, &body); err != nil {
 		return err
 	}
-	if body.Code == nil || !totpCode.MatchString(*body.Code) {
+	if body.Code == nil || !totpCode().MatchString(*body.Code) {
 		return problem.Invalid("the code is invalid", problem.Field("code", "must be the 6 digits the authenticator shows"))
 	}
 	token, err := accessToken(r)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -132,7 +133,7 @@ type challengeBody struct {
 	Code      *string `json:"code"`
 }
 
-var totpCode = regexp.MustCompile(`^[0-9]{6}$`)
+var totpCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{6}$`) })
 
 // MaxSession bounds the session accepted; Cognito's own limit is 2048.
 const MaxSession = 2048
@@ -152,7 +153,7 @@ func (s *Sessions) challenge(w http.ResponseWriter, r *http.Request) error {
 	if body.Challenge != nil && *body.Challenge != ChallengeSoftwareToken {
 		errs = append(errs, problem.Field("challenge", "must be "+ChallengeSoftwareToken))
 	}
-	if body.Code == nil || !totpCode.MatchString(*body.Code) {
+	if body.Code == nil || !totpCode().MatchString(*body.Code) {
 		errs = append(errs, problem.Field("code", "must be the 6 digits the authenticator shows"))
 	}
 	if len(errs) > 0 {

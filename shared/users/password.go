@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 	"unicode"
 
@@ -96,7 +97,7 @@ func ResetKey(userID string) store.Item { return identity.ResetKey(userID) }
 // CodeDigits is the length of a reset code.
 const CodeDigits = 8
 
-var codePattern = regexp.MustCompile(`^[0-9]{8}$`)
+var codePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{8}$`) })
 
 func newCode() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
@@ -242,7 +243,7 @@ func (b resetBody) read() (string, error) {
 	email, errs := readEmail(b.Email)
 	if b.Code == nil {
 		errs = append(errs, problem.Field("code", "is required"))
-	} else if !codePattern.MatchString(*b.Code) {
+	} else if !codePattern().MatchString(*b.Code) {
 		errs = append(errs, problem.Field("code", fmt.Sprintf("must be the %d digits sent by email", CodeDigits)))
 	}
 	if b.NewPassword == nil {
