@@ -8,6 +8,8 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"opsconsole/shared/identity"
+	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
 
@@ -58,29 +60,9 @@ func TestPartnersListByStatus(t *testing.T) {
 func TestInvitationsAdoptAnOrphanAccount(t *testing.T) {
 	_, part := partnerTree(t)
 	root := admin(t)
-	orphan := func(email string) string {
-		t.Helper()
-		out, err := cognito.AdminCreateUser(t0(), &cip.AdminCreateUserInput{
-			UserPoolId: &poolID, Username: aws.String(email), MessageAction: ciptypes.MessageActionTypeSuppress,
-			UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cognito.AdminDisableUser(t0(), &cip.AdminDisableUserInput{UserPoolId: &poolID, Username: aws.String(email)}); err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range out.User.Attributes {
-			if aws.ToString(a.Name) == "sub" {
-				return aws.ToString(a.Value)
-			}
-		}
-		t.Fatal("no sub")
-		return ""
-	}
 	t.Run("console user", func(t *testing.T) {
 		email := testEmail("orphan-user")
-		sub := orphan(email)
+		sub := orphanAccount(t, email)
 		u := inviteUser(t, root, part.ID, tree.RolePartnerAdmin, email)
 		if u.ID != sub || u.Status != "invited" {
 			t.Errorf("invited %+v, want the orphan's id %s", u, sub)
@@ -92,7 +74,7 @@ func TestInvitationsAdoptAnOrphanAccount(t *testing.T) {
 		co := createCompany(t, root, org.ID, unique("Orphan Company"))
 		email := testEmail("orphan-enduser")
 		rec := createEndUser(t, root, co.ID, email)
-		sub := orphan(email)
+		sub := orphanAccount(t, email)
 		res := do(t, req{method: "POST", path: "/v1/end-users/" + rec.ID + "/invite", token: root})
 		if res.Status != http.StatusCreated {
 			t.Fatalf("invite: %d %s", res.Status, res.Body)
@@ -104,6 +86,47 @@ func TestInvitationsAdoptAnOrphanAccount(t *testing.T) {
 		}
 		enabled(t, email)
 	})
+	t.Run("applicant of an approved signup", func(t *testing.T) {
+		do(t, req{method: "PUT", path: "/v1/partners/" + part.ID + "/signup", token: root, body: map[string]bool{"enabled": true}}).expect(t, http.StatusOK)
+		email := testEmail("orphan-applicant")
+		signUp(t, part.ID, unique("Orphan Signup"), email).expect(t, http.StatusAccepted)
+		token, _ := verificationToken(t, email)
+		var v struct{ OrganizationID string }
+		verify(t, token).json(t, &v)
+		sub := orphanAccount(t, email)
+		res := do(t, req{method: "POST", path: "/v1/organizations/" + v.OrganizationID + "/approve", token: root, header: map[string]string{"If-Match": `"1"`}})
+		if res.Status != http.StatusOK {
+			t.Fatalf("approve: %d %s", res.Status, res.Body)
+		}
+		var u identity.UserItem
+		if err := st.Get(t0(), store.Key("USER#"+sub, "USER"), &u); err != nil || u.Email != email {
+			t.Fatalf("the applicant's user item under the orphan's sub: %+v, %v", u, err)
+		}
+		enabled(t, email)
+	})
+}
+
+// orphanAccount makes a disabled Cognito account for email that no user item holds,
+// as a failed invitation or deletion may leave, and returns its sub.
+func orphanAccount(t *testing.T, email string) string {
+	t.Helper()
+	out, err := cognito.AdminCreateUser(t0(), &cip.AdminCreateUserInput{
+		UserPoolId: &poolID, Username: aws.String(email), MessageAction: ciptypes.MessageActionTypeSuppress,
+		UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cognito.AdminDisableUser(t0(), &cip.AdminDisableUserInput{UserPoolId: &poolID, Username: aws.String(email)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range out.User.Attributes {
+		if aws.ToString(a.Name) == "sub" {
+			return aws.ToString(a.Value)
+		}
+	}
+	t.Fatal("no sub")
+	return ""
 }
 
 // enabled fails unless email's Cognito account is enabled.
