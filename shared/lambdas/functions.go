@@ -19,7 +19,9 @@
 //  4. Add the function to template.yaml (CodeUri functions/<function-name>/, least-
 //     privilege policies, its route) and the route to shared/apidocs/openapi.yaml:
 //     TestRoutes (shared/apidocs) fails until the table, the template and the
-//     document agree, and TestTable here until every folder has its entry.
+//     document agree, and TestTable here until every folder has its entry; the
+//     IAM check of infra/e2e (docs/robustness.md) until its policies allow every AWS
+//     call the e2e suite sees it make and grant nothing it never uses.
 package lambdas
 
 import (
