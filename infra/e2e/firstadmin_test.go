@@ -138,6 +138,20 @@ func TestFirstAdminCustomResource(t *testing.T) {
 		mailTo(t, other, "invited")
 	})
 
+	t.Run("an orphan Cognito account of AdminEmail is adopted", func(t *testing.T) {
+		other := testEmail("orphan-admin")
+		sub := orphanAccount(t, other)
+		a := cf.invoke(t, "cfn-first-admin-update.json", other, minute)
+		if a.Status != cfn.StatusSuccess || a.Data["Invited"] != "true" {
+			t.Fatalf("answer %+v, want SUCCESS, invited", a)
+		}
+		var u identity.UserItem
+		if err := st.Get(t0(), store.Key("USER#"+sub, "USER"), &u); err != nil || u.Email != other {
+			t.Fatalf("the admin's user item under the orphan's sub: %+v, %v", u, err)
+		}
+		enabled(t, other)
+	})
+
 	t.Run("delete answers SUCCESS and keeps the data", func(t *testing.T) {
 		a := cf.invoke(t, "cfn-first-admin-delete.json", email, minute)
 		if a.Status != cfn.StatusSuccess || a.PhysicalResourceID != firstadmin.PhysicalID {

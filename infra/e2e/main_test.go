@@ -72,6 +72,7 @@ func run(m *testing.M) int {
 	fmt.Fprintln(os.Stderr, "e2e: logs in", logFile.Name())
 	logger := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(logFile, nil), benchLogs))
 	sysLog = logger
+	startIAMRecording()
 	ls, err := localtest.StartSystem(ctx, logger, adminEmail, adminPassword)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start the local system:", err)
@@ -83,6 +84,12 @@ func run(m *testing.M) int {
 	if v := checker.Violations(); len(v) > 0 {
 		fmt.Fprintf(os.Stderr, "e2e: %d responses do not conform to the OpenAPI document:\n  %s\n", len(v), strings.Join(v, "\n  "))
 		return 1
+	}
+	if code == 0 && iamCheckApplies() {
+		if err := checkIAM(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
 	}
 	return code
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"opsconsole/shared/awscall"
 )
 
 // Config is what the operations need to know about their surroundings.
@@ -29,6 +31,8 @@ func Load(ctx context.Context) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
+	// Only under a test's observer (the IAM check, infra/iam); in Lambda a no-op.
+	awscall.Instrument(&awsCfg)
 	c := Config{
 		AWS:            awsCfg,
 		TableName:      os.Getenv("TABLE_NAME"),

@@ -19,7 +19,9 @@
 //  4. Add the function to template.yaml (CodeUri functions/<function-name>/, least-
 //     privilege policies, its route) and the route to shared/apidocs/openapi.yaml:
 //     TestRoutes (shared/apidocs) fails until the table, the template and the
-//     document agree, and TestTable here until every folder has its entry.
+//     document agree, and TestTable here until every folder has its entry; the
+//     IAM check of infra/e2e (docs/robustness.md) until its policies allow every AWS
+//     call the e2e suite sees it make and grant nothing it never uses.
 package lambdas
 
 import (
@@ -28,9 +30,13 @@ import (
 	"sort"
 	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/events"
+
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/awscall"
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/counts"
 	"opsconsole/shared/deps"
@@ -158,13 +164,45 @@ func Names() []string {
 }
 
 // Build constructs the named function's handler. Its configuration comes from the
-// process environment, as the Lambda service provides it from template.yaml.
+// process environment, as the Lambda service provides it from template.yaml. The
+// build and every invocation carry the function's name (awscall.WithFunction), so
+// that the IAM check (infra/iam) knows whose each AWS call is; a Lambda main does
+// not come here (function.Start).
 func Build(ctx context.Context, name string) (Function, error) {
 	b, ok := Functions[name]
 	if !ok {
 		return Function{}, fmt.Errorf("no function named %q", name)
 	}
-	return b.Build(ctx)
+	f, err := b.Build(awscall.WithFunction(ctx, name))
+	if err != nil {
+		return f, err
+	}
+	return named(f, name), nil
+}
+
+// named wraps f's handler so that each invocation's context names the function.
+func named(f Function, name string) Function {
+	if h := f.HTTP; h != nil {
+		f.HTTP = func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.Stream; h != nil {
+		f.Stream = func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.PreAuthentication; h != nil {
+		f.PreAuthentication = func(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.CustomResource; h != nil {
+		f.CustomResource = func(ctx context.Context, ev cfn.Event) (string, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	return f
 }
 
 // Route is one HTTP route a function serves.

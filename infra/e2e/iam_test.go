@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"opsconsole/infra/iam"
+	"opsconsole/infra/local"
+	"opsconsole/shared/awscall"
+)
+
+// The IAM check (docs/robustness.md, "IAM matches the code"): while the suite runs,
+// every AWS call of every function is recorded (shared/awscall, infra/iam); after
+// it, each is held against that function's Policies in template.yaml, and every
+// granted action no call used must be removed or kept below with its reason.
+
+var iamRecorder = iam.NewRecorder(local.Region, local.AccountID)
+
+// iamKeep are the grants the suite does not use that stay, each with its reason:
+// both are failure paths the suite cannot stage through the API.
+var iamKeep = func() []iam.Keep {
+	const (
+		release = "releases the Idempotency-Key claim when the operation ends in a server error " +
+			"(shared/idempotency.Wrap), so that the client may retry; the suite provokes no server error"
+		undo = "deletes the Cognito account the invitation has just made when the invitation's " +
+			"transaction then fails (the node deleted or the email taken in between: a race the " +
+			"suite does not stage; shared/users/invite.go, step 2)"
+	)
+	var out []iam.Keep
+	for _, f := range []string{"distributors-create", "partners-create", "organizations-create", "companies-create",
+		"end-users-create", "users-invite", "end-users-invite"} {
+		out = append(out, iam.Keep{Function: f, Action: "dynamodb:DeleteItem", Written: "!GetAtt Table.Arn", Reason: release})
+	}
+	for _, f := range []string{"users-invite", "end-users-invite", "organizations-approve", "first-admin"} {
+		out = append(out, iam.Keep{Function: f, Action: "cognito-idp:AdminDeleteUser", Written: "!GetAtt UserPool.Arn", Reason: undo})
+	}
+	return out
+}()
+
+// startIAMRecording installs the recorder before any function is built.
+func startIAMRecording() { awscall.SetObserver(iamRecorder.Observe) }
+
+// iamCheckApplies: the unused grants mean something only after the whole suite
+// (no -run or -skip filter) has passed.
+func iamCheckApplies() bool {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkIAM holds the recorded calls against the template and writes the report to
+// $TMPDIR/opsconsole-iam.txt; it fails on a denied call, an unused grant not kept,
+// a stale keep, or a call it cannot map.
+func checkIAM() error {
+	awscall.SetObserver(nil)
+	policies, err := iam.Compile(sys.Template, iam.LocalResolver(sys.Template, sys.Resources, nil))
+	if err != nil {
+		return err
+	}
+	rep := iam.Check(policies, iamRecorder.Recorded(), iamKeep)
+	rep.Unattributed, rep.Errors = iamRecorder.Unattributed(), iamRecorder.Errors()
+	out := rep.String()
+	path := filepath.Join(os.TempDir(), "opsconsole-iam.txt")
+	if err := os.WriteFile(path, []byte(out+"\n"+iam.Table(iamRecorder.Recorded())), 0o644); err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("IAM does not match the code (report in %s):\n%s", path, out)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: %s", out)
+	return nil
+}
