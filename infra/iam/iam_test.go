@@ -199,6 +199,14 @@ func TestCheck(t *testing.T) {
 	if len(rep.Stale) != 1 || rep.Stale[0].Action != "dynamodb:DeleteItem" {
 		t.Errorf("stale %v", rep.Stale)
 	}
+	// A Keep marked Sometimes (a path only a drawn fault reaches) is never stale.
+	sometimes := append([]Keep(nil), keep...)
+	for i := range sometimes {
+		sometimes[i].Sometimes = true
+	}
+	if again := Check(ps, rec, sometimes); len(again.Stale) != 0 {
+		t.Errorf("stale with Sometimes: %v", again.Stale)
+	}
 	if !reflect.DeepEqual(rep.Unknown, []string{"ghost"}) {
 		t.Errorf("unknown %v", rep.Unknown)
 	}
