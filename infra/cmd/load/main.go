@@ -24,7 +24,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -121,6 +123,11 @@ func run() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("seed: %w", err)
 	}
+	// The machine is shared: its load when the attack starts says how far the figures
+	// can be trusted.
+	if avg, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load: %d CPUs, load average %s\n", runtime.NumCPU(), strings.Join(strings.Fields(string(avg))[:3], " "))
+	}
 	fmt.Printf("load: seeded %d branches, %d users; attacking with %d workers for %s\n",
 		len(l.branches), len(l.branches)*len(roles), cfg.workers, cfg.duration)
 	rep := l.attack(ctx, sys.APIURL, cfg.workers, cfg.duration)
@@ -129,7 +136,9 @@ func run() (bool, error) {
 		return false, fmt.Errorf("interrupted")
 	}
 	fmt.Println("load: checking (waiting for the stream consumers, bounded)")
+	began := time.Now()
 	checks := l.check(ctx, api, sys.Store)
+	fmt.Printf("load: checks took %s\n", time.Since(began).Round(100*time.Millisecond))
 	checks = append([]checkResult{rep.statusCheck()}, checks...)
 	ok := true
 	for _, c := range checks {
