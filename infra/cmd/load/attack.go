@@ -86,7 +86,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 
 func (r *report) print(w io.Writer) {
 	t := &r.total
-	fmt.Fprintf(w, "\n%d requests from %d clients in %s: %.1f req/s (2xx %.1f req/s)\n",
+	fmt.Fprintf(w, "\n%d requests from %d clients in %s: %.1f req/s (successful %.1f req/s)\n",
 		t.Requests, r.workers, t.Duration.Round(time.Millisecond), t.Rate, t.Throughput)
 	fmt.Fprintf(w, "latency p50 %s, p90 %s, p99 %s, max %s\n",
 		ms(t.Latencies.P50), ms(t.Latencies.P90), ms(t.Latencies.P99), ms(t.Latencies.Max))

@@ -18,9 +18,9 @@ const seededEndUsers = 3
 
 // seed makes the branches through the API as the platform admin, and in each a partner
 // admin, an organization admin and a company admin, written directly to the table and
-// the user pool as the end-to-end suite's users are (signin.EnsureUser: invitations
-// would add an email round trip per user and spend the node's invitation allowance),
-// then signed in through POST /v1/auth/login like any client.
+// the user pool as the end-to-end suite's users are (signin.EnsureUser: the invitation
+// path, tested there, would add reading each activation email from maildev), then
+// signed in through POST /v1/auth/login like any client.
 func seed(ctx context.Context, api *client, sys *localtest.System) (*load, error) {
 	admin, err := api.login(ctx, adminEmail, adminPassword)
 	if err != nil {
