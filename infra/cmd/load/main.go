@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -96,7 +97,7 @@ func run() (bool, error) {
 		return false, err
 	}
 	if msg := localtest.Missing(); msg != "" {
-		return false, fmt.Errorf("%s", msg)
+		return false, errors.New(msg)
 	}
 	// The whole run is bounded: start, seed, attack, settle and checks. Ctrl-C ends the
 	// attack early and the run with it, stopping the system it started.
@@ -133,7 +134,7 @@ func run() (bool, error) {
 	rep := l.attack(ctx, sys.APIURL, cfg.workers, cfg.duration)
 	rep.print(os.Stdout)
 	if ctx.Err() != nil {
-		return false, fmt.Errorf("interrupted")
+		return false, errors.New("interrupted")
 	}
 	fmt.Println("load: checking (waiting for the stream consumers, bounded)")
 	began := time.Now()
