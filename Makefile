@@ -1,7 +1,7 @@
 # Everything runs from pinned tools installed under .cache/ by infra/install.sh.
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: install run test vet fmt-check unit validate build warm bench coldstart cost fuzz fuzz-gate clean clean-all
+.PHONY: install run test vet fmt-check unit validate build warm bench coldstart load cost fuzz fuzz-gate clean clean-all
 
 SAM := .cache/sam-venv/bin/sam
 # sam build runs `go build` with this environment (see the Go builder of SAM CLI).
@@ -75,6 +75,14 @@ bench:
 coldstart:
 	bash infra/install.sh rie
 	nice go test ./infra/coldstart -run '^$$' -bench ColdStart -benchtime 1x -count=1 -timeout 30m
+
+# The load test (infra/cmd/load, vegeta): its own local system, 50 clients for 60 s, then
+# the checks (every 201 readable, counters exact, changes audited, no 5xx); exit 1 when
+# one fails. LOAD_DURATION=10s shortens it, LOAD_WORKERS changes the clients. make test
+# runs only its unit tests, without a system. Figures in docs/measurements.md.
+load:
+	bash infra/install.sh services
+	go run ./infra/cmd/load
 
 # docs/cost.md: the bill per million calls, computed from the measured units and list
 # prices named in infra/cost.py.
