@@ -35,19 +35,22 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"},
+		"licenses": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
-		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"},
+		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"}, "licenses": {matrixAll},
 	},
+	// Resellers hold and sell licenses: a partner admin manages those of its branch.
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list"},
+		"me": {"get"}, "audit-logs": {"list"}, "licenses": {matrixAll},
 	},
-	// An organization admin reads its organization; changing it is the partner's.
+	// An organization admin reads its organization and its licenses; changing them is
+	// the partner's.
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list"},
+		"me": {"get"}, "audit-logs": {"list"}, "licenses": {"get", "list"},
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
@@ -335,6 +338,12 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 	if seg[0] == "impersonations" {
 		// Login-as sessions (matrix_impersonation_test.go).
 		w.impersonationCells(rt, cell)
+		return out
+	}
+	if seg[0] == "licenses" {
+		// Licenses (matrix_licenses_test.go): the targets are licenses held at the
+		// fixture's distributors, partners and organizations.
+		w.licenseCells(rt, cell)
 		return out
 	}
 	if seg[0] == "users" {

@@ -45,6 +45,7 @@ import (
 	"opsconsole/shared/identity"
 	"opsconsole/shared/impersonation"
 	"opsconsole/shared/levels"
+	"opsconsole/shared/licenses"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
 	"opsconsole/shared/sweep"
@@ -100,6 +101,13 @@ var Functions = map[string]function.Builder{
 	"impersonations-get": deps.API(func(d deps.Deps) api.Operation {
 		return (&impersonation.Service{Store: d.Store, Callers: d.Callers}).Operations()["impersonations-get"]
 	}),
+	"licenses-activate":        deps.API(licenses.Function("licenses-activate")),
+	"licenses-create":          deps.API(licenses.Function("licenses-create")),
+	"licenses-deactivate":      deps.API(licenses.Function("licenses-deactivate")),
+	"licenses-delete":          deps.API(licenses.Function("licenses-delete")),
+	"licenses-get":             deps.API(licenses.Function("licenses-get")),
+	"licenses-list":            deps.API(licenses.Function("licenses-list")),
+	"licenses-update":          deps.API(licenses.Function("licenses-update")),
 	"me-get":                   deps.API(func(d deps.Deps) api.Operation { return (&identity.Me{Store: d.Store, Callers: d.Callers}).Operation() }),
 	"me-mfa-enrol":             deps.API(signin.MFAEnrolFunction),
 	"me-mfa-remove":            deps.API(signin.MFARemoveFunction),

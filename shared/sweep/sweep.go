@@ -1,8 +1,11 @@
 // Package sweep removes what a deleted node leaves outside its own items: the console
 // users at the node (a company's admins, an end user's sign-in account), their Cognito
 // accounts, their emails' unique keys (so the same address can be invited elsewhere),
-// pending activations and password resets, idempotency keys and attempt counters, and
-// the node's own ADMINS and SIGNUP# items and its allowance counters (shared/throttle).
+// pending activations and password resets, idempotency keys and attempt counters, the
+// licenses the node held (shared/licenses; a plain DELETE of a childless node is not
+// refused for its licenses: they go with it, each with its own license.deleted entry),
+// and the node's own ADMINS and SIGNUP# items and its allowance counters
+// (shared/throttle).
 //
 // It is the node-sweeper function: the table's stream hands it the REMOVE record of
 // every node item, whoever removed it (DELETE of a childless node, the tree deleter's
@@ -21,6 +24,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -33,6 +37,7 @@ import (
 	"opsconsole/shared/function"
 	"opsconsole/shared/idempotency"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/licenses"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/throttle"
@@ -116,6 +121,21 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			break
 		}
 	}
+	for {
+		held, err := s.licensesOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, l := range held {
+			if err := s.License(ctx, l); err != nil {
+				return fmt.Errorf("license %s: %w", l.ID, err)
+			}
+		}
+		// As for users: read until the index lists none.
+		if len(held) == 0 {
+			break
+		}
+	}
 	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
@@ -144,6 +164,51 @@ func (s *Sweeper) usersAt(ctx context.Context, nodeID string) ([]string, error) 
 		}
 	}
 	return ids, nil
+}
+
+// licensesOf is up to a page of the licenses node nodeID holds, as GSI1 projects them.
+func (s *Sweeper) licensesOf(ctx context.Context, nodeID string) ([]licenses.Item, error) {
+	r, err := s.Store.QueryOnce(ctx, dynamodb.QueryInput{
+		IndexName:                 aws.String("GSI1"),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: store.Item{":pk": &types.AttributeValueMemberS{Value: licenses.HolderKey(nodeID)}},
+		Limit:                     aws.Int32(usersPage),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]licenses.Item, 0, len(r.Items))
+	for _, av := range r.Items {
+		var it licenses.Item
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// License removes license l, whose holder is gone, with its change record
+// (license.deleted, by SystemActor), in one transaction. Changed since it was read,
+// it is read again; already gone, it is done.
+func (s *Sweeper) License(ctx context.Context, l licenses.Item) error {
+	rec, err := audit.RecordBy(SystemActor, api.Meta{}, licenses.Change("deleted", &l, nil))
+	if err != nil {
+		return err
+	}
+	changed := errors.New("the license changed")
+	err = s.Store.Transact(ctx, store.Delete(licenses.Key(l.ID), store.VersionIs(l.Version)).FailsWith(changed), rec)
+	if !errors.Is(err, changed) {
+		return err
+	}
+	var now licenses.Item
+	switch err := s.Store.Get(ctx, licenses.Key(l.ID), &now); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return s.License(ctx, now)
 }
 
 // User removes console user id whose node is gone: the Cognito account first (so a

@@ -94,6 +94,20 @@ const (
 	OpOrganizationsReject    Operation = "organizations.reject"
 )
 
+// Licenses (shared/licenses) are held by a distributor, a partner or an organization.
+// Resellers hold and sell them: an admin of a partner or above creates, changes and
+// deletes the licenses of their own node and of every node below it; an organization
+// admin only reads their organization's.
+const (
+	OpLicensesCreate     Operation = "licenses.create"
+	OpLicensesList       Operation = "licenses.list"
+	OpLicensesGet        Operation = "licenses.get"
+	OpLicensesUpdate     Operation = "licenses.update"
+	OpLicensesActivate   Operation = "licenses.activate"
+	OpLicensesDeactivate Operation = "licenses.deactivate"
+	OpLicensesDelete     Operation = "licenses.delete"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -167,6 +181,20 @@ var Policy = map[Operation]Rule{
 	OpOrganizationsSignupGet: {MinRole: RolePartnerAdmin},
 	OpOrganizationsApprove:   {MinRole: RolePartnerAdmin},
 	OpOrganizationsReject:    {MinRole: RolePartnerAdmin},
+
+	OpLicensesCreate:     {MinRole: RolePartnerAdmin},
+	OpLicensesList:       {MinRole: RoleOrganizationAdmin},
+	OpLicensesGet:        {MinRole: RoleOrganizationAdmin},
+	OpLicensesUpdate:     {MinRole: RolePartnerAdmin},
+	OpLicensesActivate:   {MinRole: RolePartnerAdmin},
+	OpLicensesDeactivate: {MinRole: RolePartnerAdmin},
+	OpLicensesDelete:     {MinRole: RolePartnerAdmin},
+}
+
+// LicenseHolder reports whether a node of kind may hold licenses: distributors,
+// partners and organizations (the resellers and their customers).
+func LicenseHolder(kind Kind) bool {
+	return kind == KindDistributor || kind == KindPartner || kind == KindOrganization
 }
 
 // ErrOutsideBranch means the target is not in the caller's subtree; callers answer it

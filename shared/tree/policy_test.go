@@ -10,6 +10,8 @@ func TestAllow(t *testing.T) {
 	distA := Node{ID: "dst_a", Kind: KindDistributor, Path: []string{PlatformID}}
 	distB := Node{ID: "dst_b", Kind: KindDistributor, Path: []string{PlatformID}}
 	partnerA := Node{ID: "prt_a", Kind: KindPartner, Path: []string{PlatformID, "dst_a"}}
+	orgA := Node{ID: "org_a", Kind: KindOrganization, Path: []string{PlatformID, "dst_a", "prt_a"}}
+	companyA := Node{ID: "cmp_a", Kind: KindCompany, Path: []string{PlatformID, "dst_a", "prt_a", "org_a"}}
 
 	cases := []struct {
 		name   string
@@ -27,6 +29,17 @@ func TestAllow(t *testing.T) {
 		{"end user reads their own profile", OpMeGet, Caller{Role: RoleEndUser, Node: partnerA}, nil, nil},
 		{"end user may not read audit logs", OpAuditLogsList, Caller{Role: RoleEndUser, Node: partnerA}, nil, ErrRoleTooLow},
 		{"company admin reads audit logs", OpAuditLogsList, Caller{Role: RoleCompanyAdmin, Node: partnerA}, nil, nil},
+		{"partner admin creates a license for its own partner", OpLicensesCreate, Caller{Role: RolePartnerAdmin, Node: partnerA}, &partnerA, nil},
+		{"partner admin creates a license for its organization", OpLicensesCreate, Caller{Role: RolePartnerAdmin, Node: partnerA}, &orgA, nil},
+		{"distributor admin changes a license of its partner", OpLicensesUpdate, Caller{Role: RoleDistributorAdmin, Node: distA}, &partnerA, nil},
+		{"partner admin does not see its distributor's licenses", OpLicensesGet, Caller{Role: RolePartnerAdmin, Node: partnerA}, &distA, ErrOutsideBranch},
+		{"organization admin may not create a license for its own organization", OpLicensesCreate, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, ErrRoleTooLow},
+		{"organization admin may not delete its organization's license", OpLicensesDelete, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, ErrRoleTooLow},
+		{"organization admin may not activate its organization's license", OpLicensesActivate, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, ErrRoleTooLow},
+		{"organization admin reads its organization's licenses", OpLicensesGet, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, nil},
+		{"organization admin lists its organization's licenses", OpLicensesList, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, nil},
+		{"organization admin does not see its partner's licenses", OpLicensesList, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &partnerA, ErrOutsideBranch},
+		{"company admin may not list licenses", OpLicensesList, Caller{Role: RoleCompanyAdmin, Node: companyA}, &companyA, ErrRoleTooLow},
 		{"an unknown role is refused", OpMeGet, Caller{Role: "root", Node: platform}, nil, ErrRoleTooLow},
 		{"an operation missing from the table is refused", "nope", Caller{Role: RolePlatformAdmin, Node: platform}, nil, ErrUnknownOperation},
 	}
@@ -45,6 +58,17 @@ func TestRoleOrder(t *testing.T) {
 			if got, want := r.AtLeast(other), i <= j; got != want {
 				t.Errorf("%s.AtLeast(%s) = %v, want %v", r, other, got, want)
 			}
+		}
+	}
+}
+
+func TestLicenseHolder(t *testing.T) {
+	for kind, want := range map[Kind]bool{
+		KindPlatform: false, KindDistributor: true, KindPartner: true, KindOrganization: true,
+		KindCompany: false, KindEndUser: false,
+	} {
+		if got := LicenseHolder(kind); got != want {
+			t.Errorf("LicenseHolder(%s) = %v, want %v", kind, got, want)
 		}
 	}
 }
