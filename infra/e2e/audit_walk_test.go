@@ -261,6 +261,34 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		enrolTOTP(t, userTok)
 		return walkCall{req: req{method: "DELETE", path: "/v1/me/mfa/totp", token: userTok}, target: id, actor: id}
 	}
+	lic := func(t *testing.T) string {
+		return createLicense(t, tok, map[string]any{"nodeId": part.ID, "type": "agent", "name": unique("Walk Licence")}).ID
+	}
+	steps["POST /v1/licenses"] = func(t *testing.T) walkCall {
+		r := req{method: "POST", path: "/v1/licenses", token: tok, body: map[string]any{"nodeId": part.ID, "type": "agent", "name": unique("Walk Licence")}}
+		bad := req{method: "POST", path: "/v1/licenses", token: tok, body: map[string]any{"nodeId": part.ID, "type": "nope", "name": "x"}}
+		return walkCall{req: r, fromRes: idOf, actor: adminID, refused: &bad}
+	}
+	steps["PATCH /v1/licenses/{id}"] = func(t *testing.T) walkCall {
+		r := req{method: "PATCH", path: "/v1/licenses/" + lic(t), token: tok, body: map[string]any{"name": unique("Walk Renamed")}}
+		return walkCall{req: r, target: r.path[len("/v1/licenses/"):], actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["DELETE /v1/licenses/{id}"] = func(t *testing.T) walkCall {
+		id := lic(t)
+		r := req{method: "DELETE", path: "/v1/licenses/" + id, token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/licenses/{id}/deactivate"] = func(t *testing.T) walkCall {
+		id := lic(t)
+		r := req{method: "POST", path: "/v1/licenses/" + id + "/deactivate", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/licenses/{id}/activate"] = func(t *testing.T) walkCall {
+		id := lic(t)
+		do(t, req{method: "POST", path: "/v1/licenses/" + id + "/deactivate", token: tok}).expect(t, 200)
+		r := req{method: "POST", path: "/v1/licenses/" + id + "/activate", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
 	steps["POST /v1/impersonations"] = func(t *testing.T) walkCall {
 		r := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID}}
 		bad := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID, "userId": "x"}}
