@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +65,11 @@ var SystemActor = audit.Actor{UserID: "system", Role: "system"}
 // usersPage bounds the users read by one Query of a node's users.
 const usersPage = 100
 
+// maxPasses bounds the pages one sweep of a node reads (100,000 users or licenses at
+// 100 a page, or an index that keeps listing removed ones): past it the record fails
+// and the stream gives it again, rather than one invocation spinning to its timeout.
+const maxPasses = 1000
+
 // Handle sweeps the node of each REMOVE record of a node item; other records (the
 // template's filter passes none) are skipped.
 func (s *Sweeper) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
@@ -105,7 +111,17 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	for {
+	for pass := 0; ; pass++ {
+		if pass > 0 && pass%10 == 0 {
+			// Ten pages that kept listing someone: the index is behind the deletions
+			// (it lags the table a little). Wait a moment rather than read it hot.
+			if err := store.Pause(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if pass == maxPasses {
+			return fmt.Errorf("node %s: its users are still listed after %d pages; the stream gives the record again", id, maxPasses)
+		}
 		ids, err := s.usersAt(ctx, id)
 		if err != nil {
 			return err
@@ -121,7 +137,15 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			break
 		}
 	}
-	for {
+	for pass := 0; ; pass++ {
+		if pass > 0 && pass%10 == 0 {
+			if err := store.Pause(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if pass == maxPasses {
+			return fmt.Errorf("node %s: its licenses are still listed after %d pages; the stream gives the record again", id, maxPasses)
+		}
 		held, err := s.licensesOf(ctx, id)
 		if err != nil {
 			return err
