@@ -544,8 +544,10 @@ func TestUnavailableWriteIsRetrySafe(t *testing.T) {
 	if res.Header.Get("Retry-After") != "1" {
 		t.Errorf("Retry-After = %q, want 1", res.Header.Get("Retry-After"))
 	}
-	if stats.Total() != 3 || stats.LastAttempt != 1 {
-		t.Errorf("faults %+v, want the transaction's 3 attempts faulted", stats)
+	// At least the create's 3 attempts: a stream consumer's transaction (the tree
+	// counter's) that runs at the same moment is faulted too, and retried by its poller.
+	if stats.Total() < 3 || stats.LastAttempt < 1 {
+		t.Errorf("faults %+v, want at least the transaction's 3 attempts faulted", stats)
 	}
 	var list distributorPage
 	do(t, req{method: "GET", path: "/v1/distributors?q=" + urlq(name), token: tok}).json(t, &list)
