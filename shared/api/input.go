@@ -26,6 +26,23 @@ func DecodeJSON(r *http.Request, dst any) error {
 	return err
 }
 
+// Object is a JSON object body whose fields are read one by one, for handlers that
+// check each field themselves (the generic levels, licenses).
+type Object map[string]json.RawMessage
+
+// DecodeObject reads r's body as DecodeJSON does into an Object, refusing the JSON null
+// where an object is documented.
+func DecodeObject(r *http.Request) (Object, error) {
+	var b Object
+	if err := DecodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	if b == nil { // the JSON null
+		return nil, problem.MalformedJSON("the body must be a JSON object")
+	}
+	return b, nil
+}
+
 // DecodePatch is DecodeJSON for a PATCH body, where a field that is absent is left
 // alone: it also returns the fields sent as an explicit null, which dst's pointers
 // cannot tell from absent ones.

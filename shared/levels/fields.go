@@ -52,14 +52,8 @@ type Field struct {
 type body map[string]json.RawMessage
 
 func decodeBody(r *http.Request) (body, error) {
-	var b body
-	if err := api.DecodeJSON(r, &b); err != nil {
-		return nil, err
-	}
-	if b == nil { // the JSON null
-		return nil, problem.MalformedJSON("the body must be a JSON object")
-	}
-	return b, nil
+	b, err := api.DecodeObject(r)
+	return body(b), err
 }
 
 func isNull(v json.RawMessage) bool { return string(v) == "null" }

@@ -101,14 +101,8 @@ type created struct {
 }
 
 func decodeBody(r *http.Request) (body, error) {
-	var b body
-	if err := api.DecodeJSON(r, &b); err != nil {
-		return nil, err
-	}
-	if b == nil { // the JSON null
-		return nil, problem.MalformedJSON("the body must be a JSON object")
-	}
-	return b, nil
+	b, err := api.DecodeObject(r)
+	return body(b), err
 }
 
 // holderFromBody decodes a create's body and loads the holder its nodeId names: the
