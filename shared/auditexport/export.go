@@ -53,8 +53,10 @@ const (
 // in the log of the exported node and of every node above it.
 const Action = "audit.exported"
 
-// TargetType is the audit target type of an export.
-const TargetType = "audit_export"
+// TargetType is the audit target type of an export: the audit log (actions are
+// <target type>.<verb>), with the export's id as the target's id and the exported
+// node's id as its name.
+const TargetType = "audit"
 
 // URLExpiry is how long a download link is valid.
 const URLExpiry = 10 * time.Minute
@@ -259,13 +261,15 @@ func (s *Service) exportedNode(r *http.Request) (tree.Node, any, error) {
 	if err := api.DecodeJSON(r, &b); err != nil {
 		return tree.Node{}, nil, err
 	}
-	filters, format, err := b.parse()
-	if err != nil {
-		return tree.Node{}, nil, err
-	}
+	// The node first (its id's form, then whether the caller may see it), the rest of
+	// the body after: a caller outside the node's branch learns nothing but 404,
+	// whatever else the body holds.
 	id := caller.Node.ID
-	if v, ok := filters["nodeId"]; ok {
-		id = v
+	if b.NodeID != nil {
+		if _, err := audit.ParseSelection(map[string]string{"nodeId": *b.NodeID}); err != nil {
+			return tree.Node{}, nil, err
+		}
+		id = *b.NodeID
 	}
 	n, err := nodes.Get(r.Context(), s.Store, id)
 	switch {
@@ -278,6 +282,10 @@ func (s *Service) exportedNode(r *http.Request) (tree.Node, any, error) {
 		// Answered here, named "node" as the list names it, rather than after the
 		// node's kind by the guard.
 		return tree.Node{}, nil, problem.NotFound("node")
+	}
+	filters, format, err := b.parse()
+	if err != nil {
+		return tree.Node{}, nil, err
 	}
 	filters["nodeId"] = n.ID
 	return n.Node(), request{filters: filters, format: format, node: n}, nil
