@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,10 +132,10 @@ func TestAuditExportsHoldExactlyTheList(t *testing.T) {
 	actions := []string{"company.created", "company.updated", "user.invited", "organization.updated"}
 	base := seedSpread(t, org.ID, 400, func(i int) audit.Entry {
 		e := audit.Entry{
-			Actor:  audit.Actor{UserID: fmt.Sprintf("usr-%d", i%3), Email: fmt.Sprintf("u%d@example.com", i%3), Role: "organization_admin"},
-			Action: actions[i%len(actions)],
-			Target: audit.Target{Type: "company", ID: fmt.Sprintf("cmp_%026d", i%7), Name: fmt.Sprintf(`Name, "quoted" %d`, i)},
-			Changes: []audit.FieldChange{{Field: "name", Before: nil, After: fmt.Sprintf("n%d\nline", i)}},
+			Actor:     audit.Actor{UserID: fmt.Sprintf("usr-%d", i%3), Email: fmt.Sprintf("u%d@example.com", i%3), Role: "organization_admin"},
+			Action:    actions[i%len(actions)],
+			Target:    audit.Target{Type: "company", ID: fmt.Sprintf("cmp_%026d", i%7), Name: fmt.Sprintf(`Name, "quoted" %d`, i)},
+			Changes:   []audit.FieldChange{{Field: "name", Before: nil, After: fmt.Sprintf("n%d\nline", i)}},
 			RequestID: fmt.Sprintf("req-%d", i), SourceIP: "192.0.2.1", UserAgent: "e2e/1.0",
 		}
 		if i%5 == 0 {
@@ -247,4 +248,35 @@ func TestAuditExportsHoldExactlyTheList(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAuditExportLargeFileIsMultipart: a file larger than a part (8 MiB) leaves as a
+// multipart upload, which moto assembles; the file holds every entry, in order.
+func TestAuditExportLargeFileIsMultipart(t *testing.T) {
+	const n = 20000
+	root := admin(t)
+	d := createDistributor(t, root, unique("Export Big"))
+	pad := strings.Repeat("p", 600)
+	seedSpread(t, d.ID, n, func(i int) audit.Entry {
+		return audit.Entry{Action: "distributor.updated", Target: audit.Target{Type: "distributor", ID: d.ID},
+			Actor:   audit.Actor{UserID: "usr-big", Role: "platform_admin"},
+			Changes: []audit.FieldChange{{Field: "notes", Before: nil, After: pad}}}
+	})
+	ex, file := runExport(t, root, map[string]any{"nodeId": d.ID, "format": "ndjson", "actorId": "usr-big"})
+	if len(file) <= auditexport.DefaultPartSize {
+		t.Fatalf("the file has %d bytes, not more than a part (%d): the test proves nothing", len(file), auditexport.DefaultPartSize)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(file, []byte("\n")), []byte("\n"))
+	if ex.Count != n || len(lines) != n {
+		t.Fatalf("count %d, %d lines, want %d", ex.Count, len(lines), n)
+	}
+	for i, l := range lines {
+		var e audit.Entry
+		if err := json.Unmarshal(l, &e); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("XSEED%021d", i); e.ID != want {
+			t.Fatalf("line %d is %s, want %s (oldest first)", i, e.ID, want)
+		}
+	}
 }
