@@ -299,14 +299,14 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	req := api.TargetOf(ctx).(request)
 	now := s.now().UTC()
 	at := now.Format(audit.TimeFormat)
+	id := "exp_" + ulid.Make().String()
 	it := item{
-		PK: "EXPORT#", SK: "EXPORT", Type: "export", ID: "exp_" + ulid.Make().String(),
+		PK: "EXPORT#" + id, SK: "EXPORT", Type: "export", ID: id,
 		NodeID: req.node.ID, NodeKind: req.node.Kind, NodePath: req.node.Path,
 		Format: req.format, Filters: req.filters, Status: StatusPending,
 		CreatedBy: audit.ActorOf(api.CallerOf(ctx)), CreatedAt: at, UpdatedAt: at,
 		ExpiresAt: now.Add(Retention).Unix(),
 	}
-	it.PK += it.ID
 	put, err := store.Put(it, store.NotExists())
 	if err != nil {
 		return err
