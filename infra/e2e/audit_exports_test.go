@@ -242,6 +242,7 @@ func TestAuditExportsHoldExactlyTheList(t *testing.T) {
 			"unknown format": {map[string]any{"format": "xml"}, "format"},
 			"no format":      {map[string]any{"nodeId": org.ID}, "format"},
 			"bad action":     {map[string]any{"format": "csv", "action": "Bad Action"}, "action"},
+			"a null filter":  {map[string]any{"format": "csv", "to": nil}, "to"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				do(t, req{method: "POST", path: "/v1/audit-logs/exports", token: tok, body: c.body}).problem(t, 400, "validation").field(t, c.field)

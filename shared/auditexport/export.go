@@ -258,8 +258,18 @@ func (s *Service) exportedNode(r *http.Request) (tree.Node, any, error) {
 		return tree.Node{}, nil, problem.Forbidden("your role may not " + string(tree.OpAuditLogsExport))
 	}
 	var b body
-	if err := api.DecodeJSON(r, &b); err != nil {
+	// DecodePatch also names the fields sent as null, which the pointers cannot tell
+	// from absent ones: a null is no string, so it is refused, not taken as absent.
+	nulls, err := api.DecodePatch(r, &b)
+	if err != nil {
 		return tree.Node{}, nil, err
+	}
+	if len(nulls) > 0 {
+		var errs []problem.FieldError
+		for _, f := range nulls {
+			errs = append(errs, problem.Field(f, "must be a string, not null"))
+		}
+		return tree.Node{}, nil, problem.Invalid("a field is null", errs...)
 	}
 	// The node first (its id's form, then whether the caller may see it), the rest of
 	// the body after: a caller outside the node's branch learns nothing but 404,
