@@ -189,6 +189,12 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		bad := req{method: "PUT", path: "/v1/partners/" + p.ID + "/signup", token: tok, body: map[string]any{}}
 		return walkCall{req: r, target: p.ID, actor: adminID, refused: &bad}
 	}
+	steps["POST /v1/audit-logs/exports"] = func(t *testing.T) walkCall {
+		// Taking the log out is a change on record: audit.exported, about the export.
+		r := req{method: "POST", path: "/v1/audit-logs/exports", token: tok, body: map[string]any{"nodeId": org.ID, "format": "csv", "from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}}
+		bad := req{method: "POST", path: "/v1/audit-logs/exports", token: tok, body: map[string]any{"nodeId": org.ID, "format": "xml"}}
+		return walkCall{req: r, fromRes: idOf, actor: adminID, refused: &bad}
+	}
 	steps["POST /v1/signup/verify"] = func(t *testing.T) walkCall {
 		email := testEmail("walk-applicant")
 		signUp(t, part.ID, unique("Walk Verified"), email).expect(t, 202)

@@ -38,6 +38,16 @@ var iamKeep = func() []iam.Keep {
 	for _, f := range []string{"users-invite", "end-users-invite", "organizations-approve", "first-admin"} {
 		out = append(out, iam.Keep{Function: f, Action: "cognito-idp:AdminDeleteUser", Written: "!GetAtt UserPool.Arn", Reason: undo})
 	}
+	// Audit exports (shared/auditexport): S3 asks KMS for the bucket's SSE-KMS data
+	// keys as the role that wrote the object or signed the link, so these grants are
+	// used by S3 on the functions' behalf, never by a call the recorder sees. (The
+	// presigned link itself is seen: presigning runs the GetObject request through
+	// the SDK's stack, so the recorder holds it against s3:GetObject.)
+	out = append(out,
+		iam.Keep{Function: "audit-exports-get", Action: "kms:Decrypt", Reason: "S3 decrypts the SSE-KMS file for the presigned link with the signer's kms:Decrypt"},
+		iam.Keep{Function: "audit-exporter", Action: "kms:GenerateDataKey", Reason: "S3 asks KMS for each object's SSE-KMS data key with the writer's permission"},
+		iam.Keep{Function: "audit-exporter", Action: "s3:AbortMultipartUpload", Reason: "drops a multipart upload when its job fails or runs out of time after the upload began (auditexport.Job.Run); the suite stages neither"},
+	)
 	return out
 }()
 

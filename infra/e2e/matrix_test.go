@@ -34,27 +34,27 @@ const matrixAll = "*"
 var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
-		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"},
+		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
 		"licenses": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
-		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"}, "licenses": {matrixAll},
+		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch.
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list"}, "licenses": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's.
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list"}, "licenses": {"get", "list"},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"},
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
-		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list"},
+		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
 	},
 	// An end user has a profile and nothing else of the console.
 	tree.RoleEndUser: {"me": {"get"}},
@@ -144,6 +144,9 @@ type matrixWorld struct {
 	token   map[tree.Role]string
 	at      map[tree.Role]*fixtureNode
 	created time.Duration
+	// exports holds an export of each node's log by node id (the targets of
+	// GET /v1/audit-logs/exports/{id}), made by TestAuthorizationMatrix.
+	exports map[string]string
 }
 
 var (
@@ -327,6 +330,31 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 			cell("audit-logs.list", role, p, req{method: "GET", path: "/v1/audit-logs?limit=1"}, want, ok)
 		}
 		return out
+	case route == "GET /v1/audit-logs/exports/{id}":
+		// The export of each node placed around the caller: readable by whoever may
+		// read that node's log, 404 outside the branch.
+		for _, role := range tree.Roles {
+			for _, kind := range exportKinds {
+				for _, p := range w.positions(w.at[role], kind) {
+					want, ok := byID(role, "audit-logs", "export", p, 200)
+					cell("audit-logs.export-get", role, p, req{method: "GET", path: "/v1/audit-logs/exports/" + w.exports[p.node.id]}, want, ok)
+				}
+			}
+		}
+		return out
+	case route == "POST /v1/audit-logs/exports":
+		// An export of each node placed around the caller, with an unknown format:
+		// refused (403, 404 outside the branch) or 400, never started.
+		for _, role := range tree.Roles {
+			for _, kind := range exportKinds {
+				for _, p := range w.positions(w.at[role], kind) {
+					want, ok := underParent(role, "audit-logs", "export", p, 400)
+					cell("audit-logs.export", role, p, req{method: "POST", path: "/v1/audit-logs/exports",
+						body: map[string]any{"nodeId": p.node.id, "format": "never"}}, want, ok)
+				}
+			}
+		}
+		return out
 	}
 	if c, ok := selfCells[route]; ok {
 		// Routes on the caller's own account: every role, on itself (signin_test.go).
@@ -437,6 +465,27 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 	return out
 }
 
+// exportKinds are the kinds of node the export cells are placed at.
+var exportKinds = []tree.Kind{tree.KindDistributor, tree.KindOrganization, tree.KindCompany}
+
+// makeExports starts, as the platform admin, an export of each fixture node's log
+// (an empty range: nothing to read), for the GET cells.
+func (w *matrixWorld) makeExports(t *testing.T) {
+	if w.exports != nil {
+		return
+	}
+	w.exports = map[string]string{}
+	for _, n := range w.all {
+		if !slices.Contains(exportKinds, n.kind) {
+			continue
+		}
+		res := do(t, req{method: "POST", path: "/v1/audit-logs/exports", token: w.token[tree.RolePlatformAdmin],
+			body: map[string]any{"nodeId": n.id, "format": "csv", "from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}})
+		res.expect(t, 202)
+		w.exports[n.id] = idOf(t, res)
+	}
+}
+
 // slugOf is the problem type's last part of an answer ("" when it is not a problem).
 func slugOf(res response) string {
 	var p problemBody
@@ -454,6 +503,7 @@ var wantSlug = map[int]string{400: "validation", 403: "forbidden", 404: "not-fou
 // or no cell for some role, fails the test until its expectations are written here.
 func TestAuthorizationMatrix(t *testing.T) {
 	w := matrixFixture(t)
+	w.makeExports(t)
 	var routes []lambdas.Route
 	for _, rt := range lambdas.Routes() {
 		if !rt.Public {

@@ -65,6 +65,9 @@ func LocalResolver(tpl *template.Template, res *local.Resources, params map[stri
 		if k, ok := res.KMSKeys[name]; ok {
 			return k.ID, nil
 		}
+		if b, ok := res.Buckets[name]; ok {
+			return b.Name, nil
+		}
 		if n, ok := function(name); ok {
 			return n, nil
 		}
@@ -87,6 +90,9 @@ func LocalResolver(tpl *template.Template, res *local.Resources, params map[stri
 		}
 		if k, ok := res.KMSKeys[id]; ok && att == "Arn" {
 			return k.ARN, nil
+		}
+		if b, ok := res.Buckets[id]; ok && att == "Arn" {
+			return b.ARN, nil
 		}
 		if n, ok := function(id); ok && att == "Arn" {
 			return arn("lambda", "function:"+n), nil

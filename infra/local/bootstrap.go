@@ -18,6 +18,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"opsconsole/infra/template"
@@ -39,7 +40,7 @@ const (
 type Endpoints struct {
 	// DynamoDB serves DynamoDB and DynamoDB Streams.
 	DynamoDB string
-	// Moto serves Cognito IdP, SQS, KMS and SES.
+	// Moto serves Cognito IdP, SQS, KMS, SES and S3.
 	Moto string
 	// SMTPHost and SMTPPort are the SMTP server that keeps the mail sent (maildev).
 	SMTPHost string
@@ -65,6 +66,9 @@ type Table struct{ Name, ARN, StreamARN string }
 
 // Queue is a created SQS queue.
 type Queue struct{ Name, URL, ARN string }
+
+// Bucket is a created S3 bucket.
+type Bucket struct{ Name, ARN string }
 
 // Key is a created KMS key.
 type Key struct{ ID, ARN string }
@@ -98,6 +102,7 @@ type Resources struct {
 	KMSKeys         map[string]Key
 	KMSAliases      map[string]string // alias name
 	Secrets         map[string]Secret
+	Buckets         map[string]Bucket
 
 	// The HTTP API's JWT authorizer: the issuer and audience the tokens must carry,
 	// and where the keys are (moto serves them apart from the issuer URL).
@@ -129,6 +134,7 @@ func EndpointEnv(ep Endpoints) map[string]string {
 		"AWS_ENDPOINT_URL_KMS":                       ep.Moto,     // "KMS"
 		"AWS_ENDPOINT_URL_SES":                       ep.Moto,     // "SES"
 		"AWS_ENDPOINT_URL_SESV2":                     ep.Moto,     // "SESv2"
+		"AWS_ENDPOINT_URL_S3":                        ep.Moto,     // "S3"
 		"AWS_REGION":                                 Region,
 		"AWS_DEFAULT_REGION":                         Region,
 		"AWS_ACCESS_KEY_ID":                          AccessKeyID,
@@ -189,11 +195,12 @@ func Bootstrap(ctx context.Context, tpl *template.Template, ep Endpoints, opts B
 	b.cognito = cip.NewFromConfig(cfg, func(o *cip.Options) { o.BaseEndpoint = aws.String(ep.Moto) })
 	b.sqs = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(ep.Moto) })
 	b.kms = kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(ep.Moto) })
+	b.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(ep.Moto); o.UsePathStyle = true })
 	b.res = &Resources{
 		StackName: b.opts.StackName, Region: Region, AccountID: AccountID,
 		Tables: map[string]Table{}, UserPools: map[string]string{}, UserPoolClients: map[string]string{},
 		Queues: map[string]Queue{}, KMSKeys: map[string]Key{}, KMSAliases: map[string]string{},
-		Secrets: map[string]Secret{},
+		Secrets: map[string]Secret{}, Buckets: map[string]Bucket{},
 	}
 	if err := b.createAll(ctx); err != nil {
 		return nil, err
@@ -217,6 +224,7 @@ type bootstrapper struct {
 	cognito *cip.Client
 	sqs     *sqs.Client
 	kms     *kms.Client
+	s3      *s3.Client
 
 	res     *Resources
 	refs    map[string]any            // logical id → value of Ref
@@ -235,6 +243,7 @@ var creators = map[string]creator{
 	"AWS::Cognito::UserPool":       (*bootstrapper).createUserPool,
 	"AWS::Cognito::UserPoolClient": (*bootstrapper).createUserPoolClient,
 	"AWS::SecretsManager::Secret":  (*bootstrapper).createSecret,
+	"AWS::S3::Bucket":              (*bootstrapper).createBucket,
 }
 
 func (b *bootstrapper) physicalName(logicalID string) string {

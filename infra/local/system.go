@@ -136,6 +136,10 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	queueMappings, err := s.Template.QueueMappings()
+	if err != nil {
+		return nil, err
+	}
 	if missing := unbuildable(s.Template); len(missing) > 0 {
 		s.log.Warn("template functions with no handler in shared/lambdas; their routes answer 500", "functions", missing)
 	}
@@ -225,6 +229,22 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 				s.log.Error("stream poller stopped", "function", fn, "error", err)
 				s.fail(fmt.Errorf("local: stream poller of %s: %w", fn, err))
 			}
+		}()
+	}
+	// SQS event source mappings (queues.go).
+	for _, m := range queueMappings {
+		q, ok := s.Resources.Queues[m.Queue]
+		if !ok {
+			return nil, fmt.Errorf("local: %s %s: Queue %s is not an SQS queue of the template", m.FunctionLogicalID, m.Event, m.Queue)
+		}
+		if !m.Enabled {
+			s.log.Info("queue mapping disabled in the template", "function", m.Function, "event", m.Event)
+			continue
+		}
+		s.pollers.Add(1)
+		go func() {
+			defer s.pollers.Done()
+			pollQueue(pollCtx, sqsClient, q, m, s.queueHandler(m.Function), s.log)
 		}()
 	}
 	s.Took = time.Since(began)
@@ -339,6 +359,19 @@ func (s *System) streamHandler(name string) lambdas.StreamHandler {
 			return events.DynamoDBEventResponse{}, fmt.Errorf("local: function %s is not a stream consumer", name)
 		}
 		return f.Stream(api.WithLogger(ctx, s.log), ev)
+	}
+}
+
+func (s *System) queueHandler(name string) lambdas.SQSHandler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		f, err := s.function(name)
+		if err != nil {
+			return events.SQSEventResponse{}, err
+		}
+		if f.SQS == nil {
+			return events.SQSEventResponse{}, fmt.Errorf("local: function %s is not an SQS consumer", name)
+		}
+		return f.SQS(api.WithLogger(ctx, s.log), ev)
 	}
 }
 

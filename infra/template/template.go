@@ -723,3 +723,67 @@ func intrinsic(fn string, arg any, n *yaml.Node) (any, error) {
 	}
 	return Intrinsic{Fn: fn, Arg: arg}, nil
 }
+
+// QueueMapping is an SQS event of a function: the event source mapping SAM creates
+// for it (the local runtime plays it, infra/local).
+type QueueMapping struct {
+	// Function is the folder name of the consumer; FunctionLogicalID and Event identify
+	// the event in the template.
+	Function          string
+	FunctionLogicalID string
+	Event             string
+	// Timeout is the function's timeout in seconds.
+	Timeout int
+	// Queue is the logical id of the queue when Queue is a GetAtt of its Arn.
+	Queue string
+	// BatchSize defaults to 10.
+	BatchSize             int
+	FunctionResponseTypes []string
+	// Enabled defaults to true.
+	Enabled bool
+}
+
+// ReportsBatchItemFailures tells whether FunctionResponseTypes has
+// ReportBatchItemFailures.
+func (m QueueMapping) ReportsBatchItemFailures() bool {
+	return StreamMapping{FunctionResponseTypes: m.FunctionResponseTypes}.ReportsBatchItemFailures()
+}
+
+// QueueMappings returns every SQS event of every function, sorted by function then
+// event name.
+func (t *Template) QueueMappings() ([]QueueMapping, error) {
+	fns, err := t.Functions()
+	if err != nil {
+		return nil, err
+	}
+	var out []QueueMapping
+	for _, f := range fns {
+		for _, e := range f.Events {
+			if e.Type != "SQS" {
+				continue
+			}
+			p := e.Properties
+			m := QueueMapping{Function: f.Name, FunctionLogicalID: f.LogicalID, Event: e.Name, Timeout: f.Timeout, BatchSize: 10, Enabled: true}
+			g, ok := p["Queue"].(GetAtt)
+			if !ok || g.Attribute != "Arn" {
+				return nil, fmt.Errorf("function %s event %s: Queue must be a GetAtt of a queue's Arn", f.LogicalID, e.Name)
+			}
+			m.Queue = g.Resource
+			if v, ok := p["BatchSize"]; ok {
+				if m.BatchSize, err = toInt("BatchSize", v); err != nil {
+					return nil, fmt.Errorf("function %s event %s: %w", f.LogicalID, e.Name, err)
+				}
+			}
+			if v, ok := p["Enabled"].(bool); ok {
+				m.Enabled = v
+			}
+			for _, v := range AsSlice(p["FunctionResponseTypes"]) {
+				if s, ok := v.(string); ok {
+					m.FunctionResponseTypes = append(m.FunctionResponseTypes, s)
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

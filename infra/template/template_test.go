@@ -201,7 +201,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},

@@ -69,3 +69,14 @@ func Stream(h func(Deps) function.StreamHandler) function.Builder {
 		return function.Function{Stream: h(d)}, nil
 	})
 }
+
+// Queue is the SQS consumer h builds from the deps.
+func Queue(h func(Deps) function.SQSHandler) function.Builder {
+	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+		d, err := Load(ctx)
+		if err != nil {
+			return function.Function{}, err
+		}
+		return function.Function{SQS: h(d)}, nil
+	})
+}

@@ -1,6 +1,6 @@
-// Package function is what every Lambda main starts: the handler types of the three
-// kinds of function (HTTP behind API Gateway, DynamoDB stream consumer, Cognito
-// trigger), a Builder that makes one at cold start, and Start. It imports no AWS SDK
+// Package function is what every Lambda main starts: the handler types of the kinds
+// of function (HTTP behind API Gateway, DynamoDB stream consumer, SQS consumer,
+// Cognito trigger), a Builder that makes one at cold start, and Start. It imports no AWS SDK
 // client, so a function links only the clients its own Builder uses (the docs none).
 package function
 
@@ -22,6 +22,10 @@ type HTTPHandler func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (
 // batch failures.
 type StreamHandler func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
+// SQSHandler is the signature of an SQS queue's consumer that reports partial batch
+// failures (the event source mapping's ReportBatchItemFailures).
+type SQSHandler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
+
 // PreAuthenticationHandler is the signature of a Cognito pre-authentication trigger.
 type PreAuthenticationHandler func(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error)
 
@@ -29,6 +33,8 @@ type PreAuthenticationHandler func(ctx context.Context, ev events.CognitoEventUs
 type Function struct {
 	HTTP   HTTPHandler
 	Stream StreamHandler
+	// SQS consumes a queue (the audit exports' job, shared/auditexport).
+	SQS SQSHandler
 	// PreAuthentication is a Cognito trigger (template.yaml: the user pool's
 	// LambdaConfig). moto never calls triggers; tests invoke it with events/.
 	PreAuthentication PreAuthenticationHandler
@@ -46,6 +52,9 @@ func (f Function) Handler() any {
 	}
 	if f.CustomResource != nil {
 		return f.CustomResource
+	}
+	if f.SQS != nil {
+		return f.SQS
 	}
 	return f.Stream
 }

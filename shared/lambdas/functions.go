@@ -36,6 +36,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/auditexport"
 	"opsconsole/shared/awscall"
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/counts"
@@ -58,6 +59,9 @@ var Functions = map[string]function.Builder{
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
+	"audit-exporter":       deps.Queue(auditexport.JobFunction),
+	"audit-exports-create": deps.API(auditexport.CreateFunction),
+	"audit-exports-get":    deps.API(auditexport.GetFunction),
 	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
 		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
 	}),
@@ -159,6 +163,8 @@ type (
 	HTTPHandler = function.HTTPHandler
 	// StreamHandler is a DynamoDB stream consumer's handler.
 	StreamHandler = function.StreamHandler
+	// SQSHandler is an SQS queue consumer's handler.
+	SQSHandler = function.SQSHandler
 )
 
 // Names lists every function, sorted.
@@ -197,6 +203,11 @@ func named(f Function, name string) Function {
 	}
 	if h := f.Stream; h != nil {
 		f.Stream = func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.SQS; h != nil {
+		f.SQS = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			return h(awscall.WithFunction(ctx, name), ev)
 		}
 	}

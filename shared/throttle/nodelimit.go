@@ -36,11 +36,15 @@ var (
 	// each an email to an address nobody has verified yet. 20 an hour per partner, on
 	// top of the limits per email and per address (shared/signup).
 	Signups = api.Allowance{Name: "signups", Max: 20, Window: time.Hour}
+	// Exports are the audit log exports started on a node (POST
+	// /v1/audit-logs/exports), counted against the exported node: each reads up to a
+	// million entries and writes a file. 10 an hour covers any review or audit.
+	Exports = api.Allowance{Name: "exports", Max: 10, Window: time.Hour}
 )
 
 // NodeAllowances are every allowance per node: the node sweeper (shared/sweep) forgets
 // a removed node's counters of each.
-var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups}
+var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups, Exports}
 
 // NodeScope is the counter scope of allowance a (THROTTLE#node-<name>#<node id>).
 func NodeScope(a api.Allowance) string { return "node-" + a.Name }

@@ -16,13 +16,17 @@ const (
 	OpDistributorsEnable  Operation = "distributors.enable"
 	OpDistributorsDelete  Operation = "distributors.delete"
 	OpAuditLogsList       Operation = "audit-logs.list"
-	OpPartnersCreate      Operation = "partners.create"
-	OpPartnersList        Operation = "partners.list"
-	OpPartnersGet         Operation = "partners.get"
-	OpPartnersUpdate      Operation = "partners.update"
-	OpPartnersSuspend     Operation = "partners.suspend"
-	OpPartnersEnable      Operation = "partners.enable"
-	OpPartnersDelete      Operation = "partners.delete"
+	// OpAuditLogsExport starts an export of a node's log to a file, and
+	// OpAuditLogsExportGet reads its state (and link): the list's readers may.
+	OpAuditLogsExport    Operation = "audit-logs.export"
+	OpAuditLogsExportGet Operation = "audit-logs.export-get"
+	OpPartnersCreate     Operation = "partners.create"
+	OpPartnersList       Operation = "partners.list"
+	OpPartnersGet        Operation = "partners.get"
+	OpPartnersUpdate     Operation = "partners.update"
+	OpPartnersSuspend    Operation = "partners.suspend"
+	OpPartnersEnable     Operation = "partners.enable"
+	OpPartnersDelete     Operation = "partners.delete"
 
 	OpOrganizationsCreate     Operation = "organizations.create"
 	OpOrganizationsList       Operation = "organizations.list"
@@ -129,6 +133,8 @@ var Policy = map[Operation]Rule{
 	OpDistributorsEnable:  {MinRole: RolePlatformAdmin},
 	OpDistributorsDelete:  {MinRole: RolePlatformAdmin},
 	OpAuditLogsList:       {MinRole: RoleCompanyAdmin},
+	OpAuditLogsExport:     {MinRole: RoleCompanyAdmin},
+	OpAuditLogsExportGet:  {MinRole: RoleCompanyAdmin},
 	OpPartnersCreate:      {MinRole: RoleDistributorAdmin},
 	OpPartnersList:        {MinRole: RoleDistributorAdmin},
 	OpPartnersGet:         {MinRole: RoleDistributorAdmin},
