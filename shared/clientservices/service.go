@@ -149,7 +149,7 @@ func (s *Service) aliasTaken() error {
 // claimAlias is the write that claims its alias in its organization (409 name-taken
 // when another service holds it).
 func (s *Service) claimAlias(it Item) (store.Write, error) {
-	put, err := store.Put(nodes.Unique(UniqueAliasPK(it.ParentID, it.Name), it.ID), store.NotExists())
+	put, err := store.Put(AliasClaim(it), store.NotExists())
 	return put.FailsWith(s.aliasTaken()), err
 }
 
@@ -165,12 +165,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid("the body is invalid", errs...)
 	}
 	now := s.now()
-	ts := nodes.Stamp(now)
-	it := apply(Item{
-		SK: SK, Type: ItemType, ID: NewID(), ParentID: c.org.ID, Path: c.org.Node().Lineage(),
-		Status: StatusActive, Version: 1, CreatedAt: ts, UpdatedAt: ts,
-	}, e)
-	it.PK = PK(it.ID)
+	it := apply(New(c.org.Node(), "", now), e)
 	it.SetIndexKeys()
 	put, err := store.Put(it, store.NotExists())
 	if err != nil {
@@ -198,6 +193,22 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", Resource+"/"+it.ID)
 	w.Header().Set("ETag", api.ETag(it.Version))
 	return api.WriteJSON(w, http.StatusCreated, it.View(now))
+}
+
+// New is a new active client service of organization org with alias, before its
+// other fields are set and its index keys derived (SetIndexKeys).
+func New(org tree.Node, alias string, now time.Time) Item {
+	ts := nodes.Stamp(now)
+	id := NewID()
+	return Item{
+		PK: PK(id), SK: SK, Type: ItemType, ID: id, ParentID: org.ID, Path: org.Lineage(), Name: alias,
+		Status: StatusActive, Version: 1, CreatedAt: ts, UpdatedAt: ts,
+	}
+}
+
+// AliasClaim is the unique-key item that holds the service's alias in its organization.
+func AliasClaim(it Item) nodes.UniqueName {
+	return nodes.Unique(UniqueAliasPK(it.ParentID, it.Name), it.ID)
 }
 
 // write commits writes with the change record of the change from before to after
