@@ -352,6 +352,7 @@ func TestClientServiceLists(t *testing.T) {
 		{"the platform's by prefix", root, "q=" + urlq(tag+" alpha"), func(l listed) bool { return strings.HasPrefix(strings.ToLower(l.alias), tag+" alpha") }},
 		{"the platform's by partner and status", root, "partnerId=" + p3.ID + "&status=inactive", func(l listed) bool { return partnerOf[l.org] == p3.ID && l.status == "inactive" }},
 		{"the platform's by partner and organization", root, "partnerId=" + p1.ID + "&organizationId=" + o1.ID + "&status=active", func(l listed) bool { return l.org == o1.ID && l.status == "active" }},
+		{"an organization admin naming its own organization and partner", orgTok, "organizationId=" + o1.ID + "&partnerId=" + p1.ID, func(l listed) bool { return l.org == o1.ID }},
 		{"an organization outside the partner named", root, "partnerId=" + p2.ID + "&organizationId=" + o1.ID, func(l listed) bool { return false }},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -445,7 +445,10 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 	case byPartner:
 		scope = tree.Node{ID: partnerID, Kind: tree.KindPartner}
 	}
-	if scope.ID != caller.Node.ID {
+	if scope.ID == caller.Node.ID {
+		// The caller's own node, read by the guard a moment ago (with its lineage).
+		scope = caller.Node
+	} else {
 		it, err := s.loadNode(r.Context(), scope.Kind, scope.ID)
 		if err != nil {
 			return tree.Node{}, nil, err
