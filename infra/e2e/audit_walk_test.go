@@ -129,7 +129,7 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 				return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
 			},
 		}
-		for _, pair := range [][2]string{{"suspend", ""}, {"enable", "suspend"}, {"deactivate", ""}, {"reactivate", "deactivate"}} {
+		for _, pair := range [][2]string{{"suspend", ""}, {"enable", "suspend"}, {"deactivate", ""}, {"reactivate", "deactivate"}, {"activate", "deactivate"}} {
 			action, before := pair[0], pair[1]
 			if !routes["POST "+path+"/{id}/"+action] {
 				continue // not every level has every action
@@ -156,6 +156,14 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		nodeSteps("companies", "organizationId", org.ID, named("name", "Walk Co")),
 		nodeSteps("end-users", "companyId", company.ID, func() map[string]any {
 			return map[string]any{"email": testEmail("walk-end"), "firstName": "E", "lastName": "U"}
+		}),
+		// Licenses and client services are created active, like the levels' nodes, and
+		// have the same create, PATCH, delete and status actions.
+		nodeSteps("licenses", "nodeId", part.ID, func() map[string]any {
+			return map[string]any{"type": "agent", "name": unique("Walk Lic")}
+		}),
+		nodeSteps("client-services", "organizationId", org.ID, func() map[string]any {
+			return map[string]any{"alias": unique("Walk CS"), "language": "en"}
 		}),
 	} {
 		for k, v := range m {

@@ -32,7 +32,7 @@ var iamKeep = func() []iam.Keep {
 	)
 	var out []iam.Keep
 	for _, f := range []string{"distributors-create", "partners-create", "organizations-create", "companies-create",
-		"end-users-create", "users-invite", "end-users-invite", "licenses-create"} {
+		"end-users-create", "users-invite", "end-users-invite", "client-services-create", "licenses-create"} {
 		out = append(out, iam.Keep{Function: f, Action: "dynamodb:DeleteItem", Written: "!GetAtt Table.Arn", Reason: release, Sometimes: true})
 	}
 	for _, f := range []string{"users-invite", "end-users-invite", "organizations-approve", "first-admin"} {

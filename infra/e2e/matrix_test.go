@@ -35,22 +35,24 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
-		"licenses": {matrixAll},
+		"licenses": {matrixAll}, "client-services": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
+		"client-services": {matrixAll},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch.
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": {matrixAll},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
-	// the partner's.
+	// the partner's. Its client services are the organization's own business (the
+	// issuer's).
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": {matrixAll},
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
@@ -372,6 +374,12 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		// Licenses (matrix_licenses_test.go): the targets are licenses held at the
 		// fixture's distributors, partners and organizations.
 		w.licenseCells(rt, cell)
+		return out
+	}
+	if seg[0] == "client-services" {
+		// Client services (matrix_clientservices_test.go): the targets are services of
+		// the fixture's organizations.
+		w.clientServiceCells(rt, cell)
 		return out
 	}
 	if seg[0] == "users" {

@@ -4,6 +4,8 @@
 // pending activations and password resets, idempotency keys and attempt counters, the
 // licenses the node held (shared/licenses; a plain DELETE of a childless node is not
 // refused for its licenses: they go with it, each with its own license.deleted entry),
+// a deleted organization's client services with their listing copies and alias
+// claims (shared/clientservices; likewise, each with its client-service.deleted entry),
 // and the node's own ADMINS and SIGNUP# items and its allowance counters
 // (shared/throttle).
 //
@@ -34,6 +36,7 @@ import (
 	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/clientservices"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/function"
 	"opsconsole/shared/idempotency"
@@ -160,6 +163,24 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			break
 		}
 	}
+	// Only organizations have client services: other kinds cost no Query.
+	if kind, _ := nodes.KindOfID(id); kind == tree.KindOrganization {
+		for {
+			held, err := s.clientServicesOf(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, c := range held {
+				if err := s.ClientService(ctx, c); err != nil {
+					return fmt.Errorf("client service %s: %w", c.ID, err)
+				}
+			}
+			// As for users: read until the index lists none.
+			if len(held) == 0 {
+				break
+			}
+		}
+	}
 	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
@@ -233,6 +254,53 @@ func (s *Sweeper) License(ctx context.Context, l licenses.Item) error {
 		return err
 	}
 	return s.License(ctx, now)
+}
+
+// clientServicesOf is up to a page of organization orgID's client services, as GSI1
+// projects them (the listing copies are not in GSI1).
+func (s *Sweeper) clientServicesOf(ctx context.Context, orgID string) ([]clientservices.Item, error) {
+	r, err := s.Store.QueryOnce(ctx, dynamodb.QueryInput{
+		IndexName:                 aws.String("GSI1"),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: store.Item{":pk": &types.AttributeValueMemberS{Value: clientservices.ScopeKey(orgID, "")}},
+		Limit:                     aws.Int32(usersPage),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]clientservices.Item, 0, len(r.Items))
+	for _, av := range r.Items {
+		var it clientservices.Item
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// ClientService removes client service c, whose organization is gone, with its
+// listing copy, its alias claim and its change record (client-service.deleted, by
+// SystemActor), in one transaction. Changed since it was read, it is read again;
+// already gone, it is done.
+func (s *Sweeper) ClientService(ctx context.Context, c clientservices.Item) error {
+	rec, err := audit.RecordBy(SystemActor, api.Meta{}, clientservices.Change("deleted", &c, nil))
+	if err != nil {
+		return err
+	}
+	changed := errors.New("the client service changed")
+	err = s.Store.Transact(ctx, append(clientservices.Removal(c, changed), rec)...)
+	if !errors.Is(err, changed) {
+		return err
+	}
+	var now clientservices.Item
+	switch err := s.Store.Get(ctx, clientservices.Key(c.ID), &now); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return s.ClientService(ctx, now)
 }
 
 // User removes console user id whose node is gone: the Cognito account first (so a

@@ -112,6 +112,20 @@ const (
 	OpLicensesDelete     Operation = "licenses.delete"
 )
 
+// Client services (shared/clientservices) belong to an organization: its admins and
+// every admin above manage them (PRODUCT.md: "edit client-service details, status,
+// SMTP: organization admin (issuer) or above"); company staff and end users have none.
+const (
+	OpClientServicesCreate         Operation = "client-services.create"
+	OpClientServicesList           Operation = "client-services.list"
+	OpClientServicesGet            Operation = "client-services.get"
+	OpClientServicesCertificateGet Operation = "client-services.certificate-get"
+	OpClientServicesUpdate         Operation = "client-services.update"
+	OpClientServicesActivate       Operation = "client-services.activate"
+	OpClientServicesDeactivate     Operation = "client-services.deactivate"
+	OpClientServicesDelete         Operation = "client-services.delete"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -195,6 +209,15 @@ var Policy = map[Operation]Rule{
 	OpLicensesActivate:   {MinRole: RolePartnerAdmin},
 	OpLicensesDeactivate: {MinRole: RolePartnerAdmin},
 	OpLicensesDelete:     {MinRole: RolePartnerAdmin},
+
+	OpClientServicesCreate:         {MinRole: RoleOrganizationAdmin},
+	OpClientServicesList:           {MinRole: RoleOrganizationAdmin},
+	OpClientServicesGet:            {MinRole: RoleOrganizationAdmin},
+	OpClientServicesCertificateGet: {MinRole: RoleOrganizationAdmin},
+	OpClientServicesUpdate:         {MinRole: RoleOrganizationAdmin},
+	OpClientServicesActivate:       {MinRole: RoleOrganizationAdmin},
+	OpClientServicesDeactivate:     {MinRole: RoleOrganizationAdmin},
+	OpClientServicesDelete:         {MinRole: RoleOrganizationAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,

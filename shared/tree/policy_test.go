@@ -12,6 +12,8 @@ func TestAllow(t *testing.T) {
 	partnerA := Node{ID: "prt_a", Kind: KindPartner, Path: []string{PlatformID, "dst_a"}}
 	orgA := Node{ID: "org_a", Kind: KindOrganization, Path: []string{PlatformID, "dst_a", "prt_a"}}
 	companyA := Node{ID: "cmp_a", Kind: KindCompany, Path: []string{PlatformID, "dst_a", "prt_a", "org_a"}}
+	orgB := Node{ID: "org_b", Kind: KindOrganization, Path: []string{PlatformID, "dst_a", "prt_a"}}
+	csA := Node{ID: "client-service#csv_a", Kind: "client-service", Path: []string{PlatformID, "dst_a", "prt_a", "org_a"}}
 
 	cases := []struct {
 		name   string
@@ -40,6 +42,21 @@ func TestAllow(t *testing.T) {
 		{"organization admin lists its organization's licenses", OpLicensesList, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, nil},
 		{"organization admin does not see its partner's licenses", OpLicensesList, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &partnerA, ErrOutsideBranch},
 		{"company admin may not list licenses", OpLicensesList, Caller{Role: RoleCompanyAdmin, Node: companyA}, &companyA, ErrRoleTooLow},
+		// A client service is a thing below its organization: the policy sees it with the
+		// organization's lineage.
+		{"organization admin creates a client service in its organization", OpClientServicesCreate, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &orgA, nil},
+		{"organization admin changes its organization's client service", OpClientServicesUpdate, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &csA, nil},
+		{"organization admin deactivates its organization's client service", OpClientServicesDeactivate, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &csA, nil},
+		{"organization admin reads the certificate of its client service", OpClientServicesCertificateGet, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &csA, nil},
+		{"organization admin does not see another organization's client service", OpClientServicesGet, Caller{Role: RoleOrganizationAdmin, Node: orgB}, &csA, ErrOutsideBranch},
+		{"organization admin may not list its partner's client services", OpClientServicesList, Caller{Role: RoleOrganizationAdmin, Node: orgA}, &partnerA, ErrOutsideBranch},
+		{"partner admin deletes a client service of its organization", OpClientServicesDelete, Caller{Role: RolePartnerAdmin, Node: partnerA}, &csA, nil},
+		{"distributor admin lists its partner's client services", OpClientServicesList, Caller{Role: RoleDistributorAdmin, Node: distA}, &partnerA, nil},
+		{"another distributor's admin does not see the client service", OpClientServicesActivate, Caller{Role: RoleDistributorAdmin, Node: distB}, &csA, ErrOutsideBranch},
+		{"platform admin creates a client service anywhere", OpClientServicesCreate, Caller{Role: RolePlatformAdmin, Node: platform}, &orgA, nil},
+		{"company admin may not list client services", OpClientServicesList, Caller{Role: RoleCompanyAdmin, Node: companyA}, nil, ErrRoleTooLow},
+		{"company admin may not read its organization's client service", OpClientServicesGet, Caller{Role: RoleCompanyAdmin, Node: companyA}, &csA, ErrOutsideBranch},
+		{"end user may not create a client service", OpClientServicesCreate, Caller{Role: RoleEndUser, Node: companyA}, nil, ErrRoleTooLow},
 		{"an unknown role is refused", OpMeGet, Caller{Role: "root", Node: platform}, nil, ErrRoleTooLow},
 		{"an operation missing from the table is refused", "nope", Caller{Role: RolePlatformAdmin, Node: platform}, nil, ErrUnknownOperation},
 	}
