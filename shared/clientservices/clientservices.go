@@ -36,8 +36,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/oklog/ulid/v2"
-
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
@@ -91,22 +89,11 @@ func ListingKey(id string) store.Item { return store.Key(PK(id), ListingSK) }
 const idPrefix = "csv_"
 
 // NewID makes a new client service id.
-func NewID() string { return idPrefix + strings.ToLower(ulid.Make().String()) }
+func NewID() string { return nodes.NewPrefixedID(idPrefix) }
 
 // ValidID reports whether id could be a client service's id; anything else is
 // answered like a missing one without a read.
-func ValidID(id string) bool {
-	b, ok := strings.CutPrefix(id, idPrefix)
-	if !ok || len(b) != 26 {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if c := b[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return nodes.ValidPrefixedID(idPrefix, id) }
 
 // Certificate is what is shown of a certificate, computed when it was stored (the
 // facts never change with the PEM) and kept under attrs so that lists show it.

@@ -26,8 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/store"
@@ -82,22 +80,11 @@ func Key(id string) store.Item { return store.Key(PK(id), SK) }
 const idPrefix = "lic_"
 
 // NewID makes a new license id.
-func NewID() string { return idPrefix + strings.ToLower(ulid.Make().String()) }
+func NewID() string { return nodes.NewPrefixedID(idPrefix) }
 
 // ValidID reports whether id could be a license's id; anything else is answered like
 // a missing license without a read.
-func ValidID(id string) bool {
-	b, ok := strings.CutPrefix(id, idPrefix)
-	if !ok || len(b) != 26 {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if c := b[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return nodes.ValidPrefixedID(idPrefix, id) }
 
 // keyBytes is the randomness of a license key: 160 bits, far beyond guessing.
 const keyBytes = 20

@@ -161,15 +161,25 @@ func validBody(b string) bool {
 	return true
 }
 
+// NewPrefixedID makes a new id of the form every id of the API has: prefix, then a
+// lower-case ULID (node ids, and the ids of licenses and client services).
+func NewPrefixedID(prefix string) string { return prefix + strings.ToLower(ulid.Make().String()) }
+
+// ValidPrefixedID reports whether id could be one NewPrefixedID(prefix) made.
+func ValidPrefixedID(prefix, id string) bool {
+	b, ok := strings.CutPrefix(id, prefix)
+	return ok && validBody(b)
+}
+
 // NewID makes a new id for a node of kind.
 func NewID(kind tree.Kind) string {
-	return idPrefix[kind] + strings.ToLower(ulid.Make().String())
+	return NewPrefixedID(idPrefix[kind])
 }
 
 // ValidID reports whether id could be the id of a node of kind.
 func ValidID(kind tree.Kind, id string) bool {
 	p, ok := idPrefix[kind]
-	return ok && strings.HasPrefix(id, p) && validBody(id[len(p):])
+	return ok && ValidPrefixedID(p, id)
 }
 
 // KindOfID tells the kind of node an id names ("platform" or a prefixed id), or false.
