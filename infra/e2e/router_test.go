@@ -22,7 +22,7 @@ import (
 
 // sampleChange is the change record of events/stream-change-record.json as an item,
 // with a fresh id, target and scope.
-func sampleChange(t *testing.T, id, dist string) store.Item {
+func sampleChange(t testing.TB, id, dist string) store.Item {
 	t.Helper()
 	raw, err := os.ReadFile("../../events/stream-change-record.json")
 	if err != nil {
@@ -53,7 +53,7 @@ func sampleChange(t *testing.T, id, dist string) store.Item {
 }
 
 // toAV turns DynamoDB JSON into an attribute value (the sample's few types).
-func toAV(t *testing.T, v map[string]any) types.AttributeValue {
+func toAV(t testing.TB, v map[string]any) types.AttributeValue {
 	t.Helper()
 	for k, x := range v {
 		switch k {
@@ -120,16 +120,29 @@ func TestStreamRouterOversizedRecord(t *testing.T) {
 	})
 }
 
-// TestStreamRouterDelay measures the delay from a write to the consumer's effect
-// through the local stream router and queues: a node item put straight into the
-// table, until the tree counter has counted it under its parent (polled every 5 ms),
-// and a change record until the audit writer's entry is there; n of each, one at a
-// time. The figures go to docs/streams.md.
-func TestStreamRouterDelay(t *testing.T) {
-	n := 100
-	if testing.Short() {
-		n = 20
+// BenchmarkStreamRouterDelay measures the delay from a write to the consumer's
+// effect through the local stream router and queues: a node item put straight into
+// the table, until the tree counter has counted it under its parent (polled every
+// 5 ms), and a change record until the audit writer's entry is there; 100 of each,
+// one at a time, per round (a round takes about two minutes, so `make bench` runs
+// one). The figures go to docs/streams.md.
+func BenchmarkStreamRouterDelay(b *testing.B) {
+	for range b.N {
+		c, w := streamRouterDelay(b, 100)
+		b.ReportMetric(float64(pct(c, 0.5).Milliseconds()), "counter-p50-ms")
+		b.ReportMetric(float64(pct(c, 0.99).Milliseconds()), "counter-p99-ms")
+		b.ReportMetric(float64(pct(w, 0.5).Milliseconds()), "audit-p50-ms")
+		b.ReportMetric(float64(pct(w, 0.99).Milliseconds()), "audit-p99-ms")
 	}
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(p*float64(len(s))))].Round(time.Millisecond)
+}
+
+func streamRouterDelay(t testing.TB, n int) (counter, writer []time.Duration) {
 	parent := fmt.Sprintf("ptn_delay%d", time.Now().UnixNano())
 	putNode := func(id, kind, parentID string) {
 		t.Helper()
@@ -162,7 +175,6 @@ func TestStreamRouterDelay(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	var counter, writer []time.Duration
 	before := sys.QueueStats()
 	for i := range n {
 		began := time.Now()
@@ -186,11 +198,6 @@ func TestStreamRouterDelay(t *testing.T) {
 		_ = i
 	}
 	after := sys.QueueStats()
-	pct := func(d []time.Duration, p float64) time.Duration {
-		s := slices.Clone(d)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return s[min(len(s)-1, int(p*float64(len(s))))].Round(time.Millisecond)
-	}
 	var lines []string
 	for _, q := range []string{"TreeCounterQueue", "AuditWriterQueue"} {
 		b, a := before[q], after[q]
@@ -202,4 +209,5 @@ func TestStreamRouterDelay(t *testing.T) {
 	t.Logf("write → audit-writer's entry, %d change records one at a time: p50 %s, p90 %s, p99 %s, max %s",
 		n, pct(writer, 0.5), pct(writer, 0.9), pct(writer, 0.99), pct(writer, 1))
 	t.Logf("queues while measuring (idle receives included): %s", strings.Join(lines, "; "))
+	return counter, writer
 }

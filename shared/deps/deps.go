@@ -60,7 +60,9 @@ func (h httpFunction) Build(ctx context.Context) (function.Function, error) {
 
 func (h httpFunction) Operations() []api.Operation { return []api.Operation{h(Deps{})} }
 
-// Stream is the stream consumer h builds from the deps.
+// Stream is a function on a DynamoDB stream mapping of its own, h built from the
+// deps. The table's stream has one reader, the stream router; a consumer of the
+// table's changes is a Consumer behind it (shared/consumers), not a Stream.
 func Stream(h func(Deps) function.StreamHandler) function.Builder {
 	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
 		d, err := Load(ctx)
