@@ -95,13 +95,13 @@ func TestListIndex(t *testing.T) {
 	part := tree.Node{ID: "prt_p", Kind: tree.KindPartner}
 	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization}
 	cases := []struct {
-		name            string
-		level           Level
-		scope           tree.Node
-		filter          string
-		byFilter        bool
-		wantIndex       string
-		want            []string
+		name      string
+		level     Level
+		scope     tree.Node
+		filter    string
+		byFilter  bool
+		wantIndex string
+		want      []string
 	}{
 		{"distributors under the platform", Distributors, platform, "", false, "GSI1", []string{"CHILDREN#platform#distributor"}},
 		{"organizations of a partner", Organizations, part, "", false, "GSI1", []string{"CHILDREN#prt_p#organization"}},
