@@ -22,9 +22,15 @@
 //     dead-letter queue (FIFO too when Ordered), the function's SQS event on the
 //     queue with FunctionResponseTypes [ReportBatchItemFailures], and on the
 //     StreamRouterFunction the environment variable QueueEnv(name) (!Ref the queue)
-//     and the queue's Arn in its sqs:SendMessage statement; the DLQ in the
-//     DeadLetterDepthAlarm. TestConsumersInTemplate (infra/template) fails until all
-//     of that is there, and on any third DynamoDB or Kinesis mapping of the stream.
+//     and the queue's Arn in its sqs:SendMessage statement; the dead-letter queue's
+//     depth and the queue's oldest message's age in DeadLetterDepthAlarm, the age in
+//     StreamIteratorAgeAlarm too, and both on the dashboard. TestConsumersInTemplate
+//     (infra/template) fails until the queue, the mapping and the router's lines are
+//     there, TestAlarmsCoverEveryQueueAndConsumer until the alarm has the queues,
+//     and TestAtMostTwoStreamReaders on any third reader of the stream. A function
+//     with an SQS event keeps Policies of its own (or a role that holds SAM's SQS
+//     poller permissions): the mapping needs sqs:ReceiveMessage, DeleteMessage and
+//     GetQueueAttributes on its queue.
 package consumers
 
 import (
