@@ -102,6 +102,9 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 	default:
 		errs = append(errs, problem.Field(s.Level.ParentField, "is required"))
 	}
+	if _, searched := q.Filters["q"]; searched && s.Level.Subtree && len(errs) == 0 && scope.Kind != s.Level.Parent {
+		errs = append(errs, problem.Field("q", "searches the "+s.Level.Resource+" of one "+string(s.Level.Parent)+": give "+s.Level.ParentField))
+	}
 	if len(errs) > 0 {
 		return tree.Node{}, nil, problem.Invalid("the query string is invalid", errs...)
 	}
@@ -124,8 +127,16 @@ func (l Level) filterValues() []string {
 }
 
 // index picks the index and partition that list the level's nodes below scope: GSI1
-// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above.
-func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk, value string) {
+// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above, or
+// GSI3/GSI4 with a lineage prefix across any ancestor's subtree (prefix, "" for none).
+func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk, value, prefix string) {
+	if l.Subtree && scope.Kind != l.Parent {
+		index, value = "GSI3", nodes.SubtreeKey(l.Kind, "")
+		if byFilter {
+			index, value = "GSI4", nodes.SubtreeKey(l.Kind, filter)
+		}
+		return index, index + "PK", index + "SK", value, nodes.LineagePrefix(scope.Lineage())
+	}
 	n := 1
 	value = nodes.ChildrenKey(scope.ID, l.Kind)
 	if scope.Kind != l.Parent {
@@ -144,16 +155,19 @@ func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, 
 		}
 	}
 	name := "GSI" + string(rune('0'+n))
-	return name, name + "PK", name + "SK", value
+	return name, name + "PK", name + "SK", value, ""
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	q := api.TargetOf(r.Context()).(listQuery)
 	filter, byFilter := q.Filters[s.Level.filter()]
 	search, hasSearch := q.Filters["q"]
-	index, pkName, sk, pk := s.Level.index(q.scope, filter, byFilter)
+	index, pkName, sk, pk, prefix := s.Level.index(q.scope, filter, byFilter)
 	key := expression.Key(pkName).Equal(expression.Value(pk))
-	if hasSearch {
+	switch {
+	case prefix != "":
+		key = key.And(expression.Key(sk).BeginsWith(prefix))
+	case hasSearch:
 		key = key.And(expression.Key(sk).BeginsWith(nodes.NameKey(search)))
 	}
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
