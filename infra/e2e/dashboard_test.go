@@ -215,6 +215,25 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("the platform's partners and distributors equal their lists", func(t *testing.T) {
+		// The whole platform's partners are one list (a subtree index) for its admin.
+		eventually(t, 15*time.Second, func() error {
+			totals := totalsOf(dashboardOf(t, root, "platform", nil))
+			for _, name := range []string{"distributors", "partners", "partners.active", "partners.suspended"} {
+				n, err := listedCount(t, root, totals[name].Href, nil)
+				if err != nil {
+					return err
+				}
+				if n != totals[name].Count {
+					return fmt.Errorf("platform: totals.%s is %d, %s returns %d", name, totals[name].Count, totals[name].Href, n)
+				}
+			}
+			return nil
+		})
+		do(t, req{method: "GET", path: "/v1/partners?q=dash", token: root}).problem(t, 400, "validation").field(t, "q")
+		do(t, req{method: "GET", path: "/v1/users?subtree=true&q=dash", token: root}).problem(t, 400, "validation").field(t, "q")
+	})
+
 	t.Run("who may see which dashboard", func(t *testing.T) {
 		do(t, req{method: "GET", path: "/v1/dashboard?nodeId=" + p1.ID, token: p2Tok}).problem(t, 404, "not-found")
 		do(t, req{method: "GET", path: "/v1/dashboard?nodeId=" + dist.ID, token: p1Tok}).problem(t, 404, "not-found")
