@@ -169,7 +169,7 @@ func TestStreamMappings(t *testing.T) {
 			`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`, "AuditFailureQueue"),
 		sweeper,
 		consumer("tree-counter", "TreeCounterFunction",
-			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "TreeCounterFailureQueue"),
+			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE", "USER", "LICENSE"]}}}}`, "TreeCounterFailureQueue"),
 	}
 	// The tree deleter runs one cascade job per invocation, for up to 15 minutes, and
 	// several jobs of one shard side by side.
@@ -259,7 +259,7 @@ func TestIntrinsics(t *testing.T) {
 	}{
 		{"short !Ref", tpl.Globals.FunctionEnv["TABLE_NAME"], Ref{"Table"}},
 		{"short !Sub", tpl.Globals.FunctionEnv["CURSOR_SECRET"], Sub{String: "{{resolve:secretsmanager:${CursorSecret}:SecretString}}"}},
-		{"short !GetAtt", tpl.Resources["MeGetFunction"].Properties["Policies"].([]any)[0].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Resource"], GetAtt{"Table", "Arn"}},
+		{"short !GetAtt", tpl.Resources["MeGetFunction"].Properties["Role"], GetAtt{"TableReadRole", "Arn"}},
 		{"!Ref in a flow mapping", tpl.Resources["UserPoolClient"].Properties["UserPoolId"], Ref{"UserPool"}},
 	}
 	for _, tc := range tests {
