@@ -19,7 +19,8 @@ import (
 
 	"opsconsole/infra/local"
 	"opsconsole/infra/streams"
-	"opsconsole/shared/lambdas"
+	"opsconsole/shared/consumers"
+	"opsconsole/shared/counts"
 	"opsconsole/shared/tree"
 )
 
@@ -331,14 +332,12 @@ func TestDashboard(t *testing.T) {
 			before[id] = totalsOf(dashboardOf(t, root, id, nil))
 		}
 		recs := branchRecords(t, dist.ID)
-		fn, err := lambdas.Build(invokeCtx(), "tree-counter")
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The tree counter's own handler, as its queue's adapter runs it.
+		counter := &counts.Consumer{Store: st}
 		for pass := 0; pass < 2; pass++ {
 			for i := 0; i < len(recs); i += 100 {
 				batch := events.DynamoDBEvent{Records: recs[i:min(i+100, len(recs))]}
-				res, err := fn.Stream(invokeCtx(), batch)
+				res, err := counter.Handle(invokeCtx(), batch)
 				if err != nil || len(res.BatchItemFailures) > 0 {
 					t.Fatalf("replay: %v %+v", err, res)
 				}
@@ -353,20 +352,15 @@ func TestDashboard(t *testing.T) {
 	})
 }
 
-// branchRecords reads the table's stream from its oldest record, through a mapping
-// with the tree counter's own filter, and keeps the records of the items in the
-// subtree of ancestor (its nodes, console users and licenses), in stream order.
+// branchRecords reads the table's stream from its oldest record and keeps, as the
+// stream router would send them to the tree counter (its Match and its projection of
+// the images, shared/consumers), the records of the items in the subtree of ancestor
+// (its nodes, console users and licenses), in stream order.
 func branchRecords(t *testing.T, ancestor string) []events.DynamoDBEventRecord {
 	t.Helper()
-	ms, err := sys.Template.StreamMappings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var patterns []string
-	for _, m := range ms {
-		if m.Function == "tree-counter" {
-			patterns = m.FilterPatterns
-		}
+	tc, ok := consumers.Named("tree-counter")
+	if !ok {
+		t.Fatal("the router's table has no tree-counter")
 	}
 	var mu sync.Mutex
 	var recs []events.DynamoDBEventRecord
@@ -375,6 +369,16 @@ func branchRecords(t *testing.T, ancestor string) []events.DynamoDBEventRecord {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range ev.Records {
+			if !tc.Match(r) {
+				continue
+			}
+			m, err := tc.Encode(r)
+			if err == nil {
+				r, err = consumers.Decode(m.Body)
+			}
+			if err != nil {
+				return events.DynamoDBEventResponse{}, err
+			}
 			img := r.Change.NewImage
 			if img == nil {
 				img = r.Change.OldImage
@@ -402,7 +406,7 @@ func branchRecords(t *testing.T, ancestor string) []events.DynamoDBEventRecord {
 	go func() {
 		done <- streams.Run(ctx, client, nil, streams.Mapping{
 			Function: "tree-counter-replay", StreamARN: sys.Resources.StreamARN, BatchSize: 100,
-			StartingPosition: "TRIM_HORIZON", FilterPatterns: patterns, ReportBatchItemFailures: true,
+			StartingPosition: "TRIM_HORIZON", ReportBatchItemFailures: true,
 		}, handler, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	}()
 	// The stream is read to its end when no batch has come for a while.
