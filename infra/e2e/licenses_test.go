@@ -30,7 +30,7 @@ type licensePage struct {
 	NextCursor *string   `json:"nextCursor"`
 }
 
-func createLicense(t *testing.T, token string, body map[string]any) license {
+func createLicense(t testing.TB, token string, body map[string]any) license {
 	t.Helper()
 	res := do(t, req{method: "POST", path: "/v1/licenses", token: token, body: body})
 	if res.Status != http.StatusCreated {

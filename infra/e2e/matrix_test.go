@@ -35,17 +35,19 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
-		"licenses": {matrixAll}, "client-services": {matrixAll},
+		"licenses": {matrixAll}, "client-services": {matrixAll}, "dashboard": {"get"},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
-		"client-services": {matrixAll},
+		"client-services": {matrixAll}, "dashboard": {"get"},
 	},
-	// Resellers hold and sell licenses: a partner admin manages those of its branch.
+	// Resellers hold and sell licenses: a partner admin manages those of its branch,
+	// and sees the dashboard of every node in it (PRODUCT.md: "a partner (or higher)").
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": {matrixAll},
+		"dashboard": {"get"},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's. Its client services are the organization's own business (the
@@ -81,13 +83,14 @@ var matrixLevels = map[string]matrixLevel{
 	"distributors": {kind: tree.KindDistributor, parent: tree.KindPlatform, nameField: "name",
 		actions: []string{"suspend", "enable"}, scopes: []tree.Kind{tree.KindPlatform}},
 	"partners": {kind: tree.KindPartner, parent: tree.KindDistributor, parentField: "distributorId", nameField: "name",
-		actions: []string{"suspend", "enable"}, scopes: []tree.Kind{tree.KindDistributor}},
+		actions: []string{"suspend", "enable"}, scopes: []tree.Kind{tree.KindDistributor, tree.KindPlatform}},
 	"organizations": {kind: tree.KindOrganization, parent: tree.KindPartner, parentField: "partnerId", nameField: "name",
 		actions: []string{"deactivate", "reactivate"}, scopes: []tree.Kind{tree.KindPartner, tree.KindDistributor, tree.KindPlatform}},
 	"companies": {kind: tree.KindCompany, parent: tree.KindOrganization, parentField: "organizationId", nameField: "name",
-		scopes: []tree.Kind{tree.KindOrganization}},
+		scopes: []tree.Kind{tree.KindOrganization, tree.KindPartner, tree.KindDistributor, tree.KindPlatform}},
 	"end-users": {kind: tree.KindEndUser, parent: tree.KindCompany, parentField: "companyId", nameField: "email",
-		actions: []string{"deactivate", "reactivate", "invite"}, scopes: []tree.Kind{tree.KindCompany}},
+		actions: []string{"deactivate", "reactivate", "invite"},
+		scopes:  []tree.Kind{tree.KindCompany, tree.KindOrganization, tree.KindPartner, tree.KindDistributor, tree.KindPlatform}},
 }
 
 // scopeParam is the query parameter that names a list's scope of each kind.
@@ -380,6 +383,11 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		// Client services (matrix_clientservices_test.go): the targets are services of
 		// the fixture's organizations.
 		w.clientServiceCells(rt, cell)
+		return out
+	}
+	if seg[0] == "dashboard" {
+		// The dashboard (matrix_dashboard_test.go): of every node of the fixture.
+		w.dashboardCells(cell)
 		return out
 	}
 	if seg[0] == "users" {

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
@@ -67,6 +69,16 @@ func Count(ctx context.Context, st *store.Store, nodeID string) (int, error) {
 		return 0, nil
 	}
 	if err != nil {
+		return 0, err
+	}
+	return len(it.IDs), nil
+}
+
+// CountOf is how many active admins a raw admins item (read with others, in a
+// BatchGetItem) holds.
+func CountOf(raw store.Item) (int, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
 		return 0, err
 	}
 	return len(it.IDs), nil

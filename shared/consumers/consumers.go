@@ -67,11 +67,17 @@ var Table = []Consumer{
 		Images: WholeImages,
 	},
 	{
-		// Each node's children counts (shared/counts): every change of a node item, in
-		// order per node; it reads nothing but these attributes of the images.
-		Name:    "tree-counter",
-		Match:   func(r events.DynamoDBEventRecord) bool { return str(r.Change.Keys, "SK") == nodeSK },
-		Images:  Attributes("type", "id", "kind", "parentId", "status", "version"),
+		// Each node's children counts and every node's subtree totals (shared/counts):
+		// every change of a node, console user or license item, in order per item; it
+		// reads nothing but these attributes of the images (of attrs, only the members
+		// it counts by: never a license's key).
+		Name: "tree-counter",
+		Match: func(r events.DynamoDBEventRecord) bool {
+			sk := str(r.Change.Keys, "SK")
+			return sk == nodeSK || sk == userSK || sk == licenseSK
+		},
+		Images: Attributes("type", "id", "kind", "parentId", "path", "nodeId", "nodePath", "status", "version",
+			"attrs.virtual", "attrs.type", "attrs.validUntil"),
 		Ordered: true,
 	},
 	{
@@ -99,6 +105,8 @@ var Table = []Consumer{
 // not link those packages; consumers_test.go checks they agree.
 const (
 	nodeSK     = "NODE"
+	userSK     = "USER"
+	licenseSK  = "LICENSE"
 	cascadeSK  = "CASCADE"
 	changeType = "change"
 
@@ -145,7 +153,8 @@ var WholeImages = Images{whole: true}
 // KeysOnly sends no image: the record's keys, event name and sequence number.
 var KeysOnly = Images{}
 
-// Attributes sends only the named attributes of each image.
+// Attributes sends only the named attributes of each image; "m.a" names member a of
+// map attribute m (the map is sent with the members named).
 func Attributes(names ...string) Images { return Images{attrs: names} }
 
 // project returns img as the consumer is sent it.
@@ -158,8 +167,21 @@ func (im Images) project(img map[string]events.DynamoDBAttributeValue) map[strin
 	}
 	out := make(map[string]events.DynamoDBAttributeValue, len(im.attrs))
 	for _, a := range im.attrs {
-		if v, ok := img[a]; ok {
+		top, member, nested := strings.Cut(a, ".")
+		v, ok := img[top]
+		switch {
+		case !ok:
+		case !nested:
 			out[a] = v
+		case v.DataType() == events.DataTypeMap:
+			if m, ok := v.Map()[member]; ok {
+				members := map[string]events.DynamoDBAttributeValue{}
+				if prev, ok := out[top]; ok {
+					members = prev.Map()
+				}
+				members[member] = m
+				out[top] = events.NewMapAttribute(members)
+			}
 		}
 	}
 	return out

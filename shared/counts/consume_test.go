@@ -326,12 +326,13 @@ func TestConsumerCountsChildrenExactly(t *testing.T) {
 		},
 		{
 			// The cascade case: the child's REMOVE comes after its parent's delete took
-			// the counts item; its marker is left to expire.
+			// the counts item. The REMOVE is still recorded on the marker (the
+			// ancestors still there count it off their totals), which expires.
 			name:    "a counted child's remove after its parent's delete does not bring the counts item back",
 			steps:   []step{insert("a", "active"), deliver(0), removeParent(), remove("a"), deliver(1)},
 			want:    counts.Counts{},
 			item:    noItem,
-			markers: map[string]markerWant{"a": {1, "active", true}},
+			markers: map[string]markerWant{"a": {2, "", true}},
 		},
 	}
 	for i, tc := range tests {

@@ -101,7 +101,7 @@ const (
 )
 
 func TestRead(t *testing.T) {
-	base := change{seq: "1", id: "prt_1", kind: "partner", parentID: "dst_1"}
+	base := change{seq: "1", pk: "NODE#prt_1", id: "prt_1", kind: "partner", parentID: "dst_1", node: true, ancestors: []string{"dst_1"}}
 	with := func(f func(*change)) change { c := base; f(&c); return c }
 	tests := []struct {
 		name string
@@ -109,9 +109,13 @@ func TestRead(t *testing.T) {
 		want *change // nil: ignored
 	}{
 		{"an INSERT counts the new status at the new version", record(t, "INSERT", nodeKeys, active, ""),
-			ptr(with(func(c *change) { c.status, c.v = "active", 4 }))},
+			ptr(with(func(c *change) {
+				c.status, c.v, c.counted = "active", 4, contribution{facets: []string{"partner#active"}}
+			}))},
 		{"a MODIFY that changes the status counts the new one", record(t, "MODIFY", nodeKeys, suspended, active),
-			ptr(with(func(c *change) { c.status, c.v = "suspended", 5 }))},
+			ptr(with(func(c *change) {
+				c.status, c.v, c.counted = "suspended", 5, contribution{facets: []string{"partner#suspended"}}
+			}))},
 		{"a MODIFY that keeps the status is skipped", record(t, "MODIFY", nodeKeys, renamed, active), nil},
 		{"a REMOVE is the version after the removed one, counted nowhere", record(t, "REMOVE", nodeKeys, "", active),
 			ptr(with(func(c *change) { c.v, c.removed = 5, true }))},
@@ -134,7 +138,7 @@ func TestRead(t *testing.T) {
 				t.Errorf("read = %+v, want the record ignored", got)
 			case tc.want != nil && !ok:
 				t.Errorf("record ignored, want %+v", *tc.want)
-			case tc.want != nil && got != *tc.want:
+			case tc.want != nil && !reflect.DeepEqual(got, *tc.want):
 				t.Errorf("read = %+v, want %+v", got, *tc.want)
 			}
 		})

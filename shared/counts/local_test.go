@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -127,9 +128,13 @@ func (c *capture) handle(_ context.Context, ev events.DynamoDBEvent) (events.Dyn
 		if err != nil {
 			return events.DynamoDBEventResponse{}, err
 		}
-		if sk := r.Change.Keys["SK"]; sk.DataType() != events.DataTypeString || sk.String() != "NODE" {
+		sk := r.Change.Keys["SK"]
+		if sk.DataType() != events.DataTypeString || !slices.Contains([]string{"NODE", "USER", "LICENSE"}, sk.String()) {
 			c.stray = append(c.stray, fmt.Sprint(r.Change.Keys))
 			continue
+		}
+		if sk.String() != "NODE" {
+			continue // the cases here write nodes only
 		}
 		img := r.Change.NewImage
 		if img == nil {

@@ -54,7 +54,16 @@ type UserItem struct {
 	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+	// Their places in the lists of a whole subtree's console users: GSI3, and GSI4 by
+	// status, sorted by their node's lineage, then email (nodes.SubtreeKey).
+	GSI3PK string `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
+	GSI4PK string `dynamodbav:"GSI4PK,omitempty"`
+	GSI4SK string `dynamodbav:"GSI4SK,omitempty"`
 }
+
+// SubtreeKind names console users in the subtree indexes.
+const SubtreeKind tree.Kind = "user"
 
 // UsersKey is the GSI1 partition of the console users of node nodeID, sorted by email.
 func UsersKey(nodeID string) string { return "USERS#" + nodeID }
@@ -67,6 +76,9 @@ func UsersByStatusKey(nodeID, status string) string { return UsersKey(nodeID) + 
 func (u *UserItem) SetIndexKeys() {
 	u.GSI1PK, u.GSI1SK = UsersKey(u.NodeID), u.Email
 	u.GSI2PK, u.GSI2SK = UsersByStatusKey(u.NodeID, u.Status), u.Email
+	sk := nodes.SubtreeSK(append(slices.Clone(u.NodePath), u.NodeID), u.Email)
+	u.GSI3PK, u.GSI3SK = nodes.SubtreeKey(SubtreeKind, ""), sk
+	u.GSI4PK, u.GSI4SK = nodes.SubtreeKey(SubtreeKind, u.Status), sk
 }
 
 // UserKey is the key of the user with Cognito subject sub.

@@ -44,6 +44,7 @@ import (
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/clientservices"
 	"opsconsole/shared/counts"
+	"opsconsole/shared/dashboard"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/firstadmin"
 	"opsconsole/shared/function"
@@ -92,6 +93,7 @@ var Functions = map[string]function.Builder{
 	"companies-get":           deps.API(levels.Companies.Get),
 	"companies-list":          deps.API(levels.Companies.List),
 	"companies-update":        deps.API(levels.Companies.Update),
+	"dashboard-get":           deps.API(dashboard.Function),
 	"distributors-create":     deps.API(levels.Distributors.Create),
 	"distributors-delete":     deps.API(levels.Distributors.Delete),
 	"distributors-enable":     deps.API(levels.Distributors.Action("enable")),

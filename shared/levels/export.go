@@ -3,6 +3,7 @@ package levels
 import (
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
 )
 
 // What other packages that write nodes of a level use (shared/signup creates pending
@@ -27,3 +28,20 @@ func (l Level) Transition(before nodes.Item, to string) (nodes.Item, store.Write
 	w, err := l.advance(before, &after)
 	return after, w, err
 }
+
+// IDField is the query parameter (and field) that names a node of kind: partnerId
+// for a partner; "" for the platform, which lists take as the default scope.
+func IDField(kind tree.Kind) string { return idField(kind) }
+
+// OfKind is the level of nodes of kind, or false (the platform has none).
+func OfKind(kind tree.Kind) (Level, bool) {
+	for _, l := range All {
+		if l.Kind == kind {
+			return l, true
+		}
+	}
+	return Level{}, false
+}
+
+// CreateOperation is the policy table's operation that creates a node of this level.
+func (l Level) CreateOperation() tree.Operation { return tree.Operation(l.Resource + ".create") }

@@ -6,6 +6,7 @@
 package levels
 
 import (
+	"slices"
 	"time"
 
 	"opsconsole/shared/nodes"
@@ -53,6 +54,12 @@ type Level struct {
 	// branches as well as under its parent (organizations, for distributor and platform
 	// admins), at the price of four more index entries per node.
 	AcrossBranch bool
+	// Subtree lists the level across the branch of any ancestor (not only its
+	// parent): GSI3, and GSI4 by the filter, hold every node of the level in one
+	// partition sorted by lineage, and a branch is the key condition begins_with(SK,
+	// the ancestor's lineage prefix). Across a branch a page is sorted by parent, then
+	// name, and takes no q (a name prefix is a key condition only under one parent).
+	Subtree bool
 }
 
 var contactEmail = Field{Name: "contactEmail", Type: Email}
@@ -73,6 +80,7 @@ var (
 	Partners = Level{
 		Kind: tree.KindPartner, Parent: tree.KindDistributor, ParentField: "distributorId", Resource: "partners",
 		Statuses: Distributors.Statuses, Actions: Distributors.Actions,
+		Subtree: true,
 		Fields: []Field{
 			contactEmail,
 			{Name: "brandName", Type: Text},
@@ -102,6 +110,7 @@ var (
 		Statuses: []string{StatusActive},
 		Fields:   []Field{contactEmail, {Name: "virtual", Type: Bool, Default: false}},
 		Filter:   "virtual",
+		Subtree:  true,
 	}
 	EndUsers = Level{
 		Kind: tree.KindEndUser, Parent: tree.KindCompany, ParentField: "companyId", Resource: "end-users",
@@ -115,6 +124,7 @@ var (
 			{Name: "firstName", Type: Text, Required: true},
 			{Name: "lastName", Type: Text, Required: true},
 		},
+		Subtree: true,
 	}
 )
 
@@ -155,8 +165,15 @@ func idField(kind tree.Kind) string {
 var lineageKinds = []tree.Kind{tree.KindPlatform, tree.KindDistributor, tree.KindPartner, tree.KindOrganization, tree.KindCompany}
 
 // scopeKinds are the kinds whose nodes a list may be scoped to: the parent, and for
-// levels listed across branches the two levels above it.
+// levels listed across branches the two levels above it, or every level above it for
+// those listed across any subtree.
 func (l Level) scopeKinds() []tree.Kind {
+	if l.Subtree {
+		i := slices.Index(lineageKinds, l.Parent)
+		out := slices.Clone(lineageKinds[:i+1])
+		slices.Reverse(out)
+		return out
+	}
 	if !l.AcrossBranch {
 		return []tree.Kind{l.Parent}
 	}

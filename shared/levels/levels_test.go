@@ -93,7 +93,8 @@ func TestListIndex(t *testing.T) {
 	platform := tree.Node{ID: tree.PlatformID, Kind: tree.KindPlatform}
 	dist := tree.Node{ID: "dst_d", Kind: tree.KindDistributor}
 	part := tree.Node{ID: "prt_p", Kind: tree.KindPartner}
-	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization}
+	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization, Path: []string{tree.PlatformID, "dst_d", "prt_p"}}
+	part.Path = []string{tree.PlatformID, "dst_d"}
 	cases := []struct {
 		name      string
 		level     Level
@@ -102,21 +103,26 @@ func TestListIndex(t *testing.T) {
 		byFilter  bool
 		wantIndex string
 		want      []string
+		prefix    string
 	}{
-		{"distributors under the platform", Distributors, platform, "", false, "GSI1", []string{"CHILDREN#platform#distributor"}},
-		{"organizations of a partner", Organizations, part, "", false, "GSI1", []string{"CHILDREN#prt_p#organization"}},
-		{"organizations of a partner by status", Organizations, part, "approved", true, "GSI2", []string{"CHILDREN#prt_p#organization#approved"}},
-		{"organizations across a distributor", Organizations, dist, "", false, "GSI3", []string{"BRANCH#dst_d#organization"}},
-		{"organizations across a distributor by status", Organizations, dist, "pending", true, "GSI4", []string{"BRANCH#dst_d#organization#pending"}},
-		{"organizations across the platform", Organizations, platform, "", false, "GSI5", []string{"BRANCH#platform#organization#s0", "BRANCH#platform#organization#s1", "BRANCH#platform#organization#s2", "BRANCH#platform#organization#s3"}},
-		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", []string{"BRANCH#platform#organization#rejected#s0", "BRANCH#platform#organization#rejected#s1", "BRANCH#platform#organization#rejected#s2", "BRANCH#platform#organization#rejected#s3"}},
-		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", []string{"CHILDREN#org_o#company#true"}},
+		{"distributors under the platform", Distributors, platform, "", false, "GSI1", []string{"CHILDREN#platform#distributor"}, ""},
+		{"organizations of a partner", Organizations, part, "", false, "GSI1", []string{"CHILDREN#prt_p#organization"}, ""},
+		{"organizations of a partner by status", Organizations, part, "approved", true, "GSI2", []string{"CHILDREN#prt_p#organization#approved"}, ""},
+		{"organizations across a distributor", Organizations, dist, "", false, "GSI3", []string{"BRANCH#dst_d#organization"}, ""},
+		{"organizations across a distributor by status", Organizations, dist, "pending", true, "GSI4", []string{"BRANCH#dst_d#organization#pending"}, ""},
+		{"organizations across the platform", Organizations, platform, "", false, "GSI5", []string{"BRANCH#platform#organization#s0", "BRANCH#platform#organization#s1", "BRANCH#platform#organization#s2", "BRANCH#platform#organization#s3"}, ""},
+		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", []string{"BRANCH#platform#organization#rejected#s0", "BRANCH#platform#organization#rejected#s1", "BRANCH#platform#organization#rejected#s2", "BRANCH#platform#organization#rejected#s3"}, ""},
+		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", []string{"CHILDREN#org_o#company#true"}, ""},
+		{"companies across a partner's subtree", Companies, part, "", false, "GSI3", []string{"SUBTREE#company"}, "dst_d/prt_p/"},
+		{"virtual companies across the platform", Companies, platform, "true", true, "GSI4", []string{"SUBTREE#company#true"}, ""},
+		{"partners across the platform", Partners, platform, "", false, "GSI3", []string{"SUBTREE#partner"}, ""},
+		{"deactivated end users across an organization", EndUsers, org, "deactivated", true, "GSI4", []string{"SUBTREE#end_user#deactivated"}, "dst_d/prt_p/org_o/"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			index, pk, sk, values := c.level.index(c.scope, c.filter, c.byFilter)
-			if index != c.wantIndex || pk != index+"PK" || sk != index+"SK" || !slices.Equal(values, c.want) {
-				t.Fatalf("index %s %s %s %q, want %s %q", index, pk, sk, values, c.wantIndex, c.want)
+			index, pk, sk, values, prefix := c.level.index(c.scope, c.filter, c.byFilter)
+			if index != c.wantIndex || pk != index+"PK" || sk != index+"SK" || !slices.Equal(values, c.want) || prefix != c.prefix {
+				t.Fatalf("index %s %s %s %q %q, want %s %q %q", index, pk, sk, values, prefix, c.wantIndex, c.want, c.prefix)
 			}
 		})
 	}
@@ -126,7 +132,7 @@ func TestScopeKinds(t *testing.T) {
 	if got := Organizations.scopeKinds(); !slices.Equal(got, []tree.Kind{tree.KindPartner, tree.KindDistributor, tree.KindPlatform}) {
 		t.Fatalf("organizations are listed under %v", got)
 	}
-	if got := Companies.scopeKinds(); !slices.Equal(got, []tree.Kind{tree.KindOrganization}) {
+	if got := Companies.scopeKinds(); !slices.Equal(got, []tree.Kind{tree.KindOrganization, tree.KindPartner, tree.KindDistributor, tree.KindPlatform}) {
 		t.Fatalf("companies are listed under %v", got)
 	}
 	if got := Organizations.scopeParams(); len(got) != 2 || got["partnerId"] != tree.KindPartner || got["distributorId"] != tree.KindDistributor {

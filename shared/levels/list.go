@@ -103,6 +103,9 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 	default:
 		errs = append(errs, problem.Field(s.Level.ParentField, "is required"))
 	}
+	if _, searched := q.Filters["q"]; searched && s.Level.Subtree && len(errs) == 0 && scope.Kind != s.Level.Parent {
+		errs = append(errs, problem.Field("q", "searches the "+s.Level.Resource+" of one "+string(s.Level.Parent)+": give "+s.Level.ParentField))
+	}
 	if len(errs) > 0 {
 		return tree.Node{}, nil, problem.Invalid("the query string is invalid", errs...)
 	}
@@ -125,9 +128,17 @@ func (l Level) filterValues() []string {
 }
 
 // index picks the index and partitions that list the level's nodes below scope: GSI1
-// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above. The
-// platform's partitions are sharded (nodes.BranchKeys): more than one value then.
-func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk string, values []string) {
+// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above (the
+// platform's partitions are sharded, nodes.BranchKeys: more than one value then), or
+// GSI3/GSI4 with a lineage prefix across any ancestor's subtree (prefix, "" for none).
+func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk string, values []string, prefix string) {
+	if l.Subtree && scope.Kind != l.Parent {
+		index, values = "GSI3", []string{nodes.SubtreeKey(l.Kind, "")}
+		if byFilter {
+			index, values = "GSI4", []string{nodes.SubtreeKey(l.Kind, filter)}
+		}
+		return index, index + "PK", index + "SK", values, nodes.LineagePrefix(scope.Lineage())
+	}
 	n := 1
 	values = []string{nodes.ChildrenKey(scope.ID, l.Kind)}
 	if scope.Kind != l.Parent {
@@ -146,18 +157,21 @@ func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, 
 		}
 	}
 	name := "GSI" + string(rune('0'+n))
-	return name, name + "PK", name + "SK", values
+	return name, name + "PK", name + "SK", values, ""
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	q := api.TargetOf(r.Context()).(listQuery)
 	filter, byFilter := q.Filters[s.Level.filter()]
 	search, hasSearch := q.Filters["q"]
-	index, pkName, sk, pks := s.Level.index(q.scope, filter, byFilter)
+	index, pkName, sk, pks, prefix := s.Level.index(q.scope, filter, byFilter)
 	ins := make([]dynamodb.QueryInput, len(pks))
 	for i, pk := range pks {
 		key := expression.Key(pkName).Equal(expression.Value(pk))
-		if hasSearch {
+		switch {
+		case prefix != "":
+			key = key.And(expression.Key(sk).BeginsWith(prefix))
+		case hasSearch:
 			key = key.And(expression.Key(sk).BeginsWith(nodes.NameKey(search)))
 		}
 		expr, err := expression.NewBuilder().WithKeyCondition(key).Build()

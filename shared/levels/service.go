@@ -65,6 +65,9 @@ func (l Level) setIndexKeys(it *nodes.Item) {
 		filter = filterValue(it.Attrs[l.filter()])
 	}
 	it.SetIndexKeys(filter, l.AcrossBranch)
+	if l.Subtree {
+		it.SetSubtreeKeys(filter)
+	}
 }
 
 // filterValue is how a field's value appears in an index key and a query string.

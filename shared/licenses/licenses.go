@@ -162,20 +162,9 @@ func (it Item) policyNode() tree.Node {
 const sep = "\x01"
 
 // BranchPrefix is the start of the branch sort key (GSI3–GSI6) of every license held
-// in the subtree of the node with lineage (root first, the node last): its ids below
-// the platform, each followed by a slash; "" for the platform, whose subtree is the
-// whole partition. Ids hold no slash, so one node's prefix never starts another's.
-func BranchPrefix(lineage []string) string {
-	var b strings.Builder
-	for _, id := range lineage {
-		if id == tree.PlatformID {
-			continue
-		}
-		b.WriteString(id)
-		b.WriteByte('/')
-	}
-	return b.String()
-}
+// in the subtree of the node with lineage (root first, the node last):
+// nodes.LineagePrefix, "" for the platform, whose subtree is the whole partition.
+func BranchPrefix(lineage []string) string { return nodes.LineagePrefix(lineage) }
 
 // The partitions of the branch indexes.
 const branchPK = "LICENSES"

@@ -225,6 +225,51 @@ func BranchKey(ancestorID string, kind tree.Kind, filter string) string {
 	return k
 }
 
+// LineagePrefix is the start of the subtree sort key of everything below the node
+// with lineage (root first, the node last): its ids below the platform, each
+// followed by a slash; "" for the platform, whose subtree is the whole partition. Ids
+// hold no slash, so one node's prefix never starts another's. The sort key of a thing
+// in a subtree index is the prefix of its own lineage, so the things of a node's
+// subtree are the key condition begins_with(SK, the node's prefix): licenses, and
+// the partners, companies, end users and console users of a branch.
+func LineagePrefix(lineage []string) string {
+	var b strings.Builder
+	for _, id := range lineage {
+		if id == tree.PlatformID {
+			continue
+		}
+		b.WriteString(id)
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// SubtreeKey is the partition, in GSI3 (all) or GSI4 (with filter, a status or the
+// value a level filters on), of the things of kind anywhere in the platform, sorted
+// by lineage (see LineagePrefix) then name.
+func SubtreeKey(kind tree.Kind, filter string) string {
+	k := "SUBTREE#" + string(kind)
+	if filter != "" {
+		k += "#" + filter
+	}
+	return k
+}
+
+// SubtreeSK is the subtree sort key of a thing below lineage (its parent's lineage,
+// root first) known by sortKey (a lower-case name or email and its id).
+func SubtreeSK(lineage []string, sortKey string) string {
+	return LineagePrefix(lineage) + sep + sortKey
+}
+
+// SetSubtreeKeys gives the node its places in the subtree indexes (GSI3, and GSI4 by
+// filter), for levels listed across any ancestor's branch; call it after
+// SetIndexKeys, which clears them.
+func (it *Item) SetSubtreeKeys(filter string) {
+	sk := SubtreeSK(it.Path, it.NameKey+sep+it.ID)
+	it.GSI3PK, it.GSI3SK = SubtreeKey(it.Kind, ""), sk
+	it.GSI4PK, it.GSI4SK = SubtreeKey(it.Kind, filter), sk
+}
+
 // PlatformShards is how many partitions the platform's branch lists (GSI5, GSI6: every
 // organization) are split into. Every organization change writes them, which at a
 // thousand changes a second would pass half a partition's write limit (docs/scale.md);

@@ -37,12 +37,29 @@ func (s *Store) QueryOnce(ctx context.Context, in dynamodb.QueryInput) (Read, er
 // with it, such as a deleted account's idempotency keys or attempt counters. It
 // answers how many items it deleted.
 func (s *Store) DeletePartition(ctx context.Context, pk string) (int, error) {
+	return s.deleteRange(ctx, pk, "")
+}
+
+// DeletePrefix deletes the items of partition pk whose sort key begins with prefix,
+// as DeletePartition does: for the many items a node keeps beside it that go with it
+// (its totals' expiry trie).
+func (s *Store) DeletePrefix(ctx context.Context, pk, prefix string) error {
+	_, err := s.deleteRange(ctx, pk, prefix)
+	return err
+}
+
+func (s *Store) deleteRange(ctx context.Context, pk, prefix string) (int, error) {
 	n := 0
 	var start Item
+	cond, values := "PK = :pk", Item{":pk": &types.AttributeValueMemberS{Value: pk}}
+	if prefix != "" {
+		cond += " AND begins_with(SK, :sk)"
+		values[":sk"] = &types.AttributeValueMemberS{Value: prefix}
+	}
 	for {
 		r, err := s.QueryOnce(ctx, dynamodb.QueryInput{
-			KeyConditionExpression:    aws.String("PK = :pk"),
-			ExpressionAttributeValues: Item{":pk": &types.AttributeValueMemberS{Value: pk}},
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeValues: values,
 			ProjectionExpression:      aws.String("PK, SK"),
 			ExclusiveStartKey:         start,
 		})

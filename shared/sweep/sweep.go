@@ -37,6 +37,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/clientservices"
+	"opsconsole/shared/counts"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/function"
 	"opsconsole/shared/idempotency"
@@ -181,10 +182,15 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			}
 		}
 	}
-	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id)} {
+	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), counts.TotalsKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
 		}
+	}
+	// The subtree totals and their expiry trie: the tree counter checks that the node
+	// exists in every transaction that writes them, so nothing writes them again now.
+	if err := s.Store.DeletePrefix(ctx, nodes.PK(id), counts.UntilPrefix); err != nil {
+		return err
 	}
 	// The node's allowance counters (invitations, cascades, signups) name it too.
 	return throttle.ForgetNode(ctx, s.Store, id)

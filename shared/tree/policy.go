@@ -218,6 +218,8 @@ var Policy = map[Operation]Rule{
 	OpClientServicesActivate:       {MinRole: RoleOrganizationAdmin},
 	OpClientServicesDeactivate:     {MinRole: RoleOrganizationAdmin},
 	OpClientServicesDelete:         {MinRole: RoleOrganizationAdmin},
+
+	OpDashboardGet: {MinRole: RolePartnerAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,
@@ -252,3 +254,8 @@ func Allow(op Operation, caller Caller, target *Node) error {
 	}
 	return nil
 }
+
+// OpDashboardGet reads a node's dashboard (shared/dashboard): the totals of its whole
+// subtree and what the caller may create there. Resellers see it: a partner admin or
+// above (PRODUCT.md, "A partner (or higher) sees totals for the node it looks at").
+const OpDashboardGet Operation = "dashboard.get"

@@ -12,6 +12,7 @@ import (
 	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
 	"opsconsole/shared/tree"
 )
@@ -54,6 +55,14 @@ func readFilters(f map[string]string, callerNodeID string) (id string, kind tree
 			errs = append(errs, *fe)
 		}
 	}
+	if v, ok := f["subtree"]; ok {
+		switch {
+		case v != "true" && v != "false":
+			errs = append(errs, problem.Field("subtree", "must be true or false"))
+		case v == "true" && f["q"] != "":
+			errs = append(errs, problem.Field("q", "searches one node's users: not with subtree=true"))
+		}
+	}
 	if v, ok := f["q"]; ok {
 		v = strings.ToLower(strings.TrimSpace(v))
 		if v == "" || len(v) > maxSearch || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
@@ -79,7 +88,7 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 	if err := roleAllows(r, tree.OpUsersList); err != nil {
 		return tree.Node{}, nil, err
 	}
-	q, err := api.ParseList(r, "nodeId", "status", "role", "q")
+	q, err := api.ParseList(r, "nodeId", "status", "role", "q", "subtree")
 	if err != nil {
 		return tree.Node{}, nil, err
 	}
@@ -101,17 +110,28 @@ func (s *Service) scopeFromQuery(r *http.Request) (tree.Node, any, error) {
 
 // list serves GET /v1/users: the users of one node sorted by email, by status with
 // GSI2 or all with GSI1, an email prefix as the sort key condition, a role as a
-// filter; one Query per page, and one GetItem for the node's admin count.
+// filter; or with subtree=true those of the node's whole subtree, its own included
+// (GSI3, GSI4 by status, sorted by node then email, the node's lineage prefix as the
+// key condition); one Query per page, and one GetItem for the node's admin count.
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := api.TargetOf(ctx).(listQuery)
+	st, byStatus := q.Filters["status"]
 	index, pk := "GSI1", identity.UsersKey(q.scope.ID)
-	if st, ok := q.Filters["status"]; ok {
+	var prefix string
+	switch {
+	case q.Filters["subtree"] == "true" && byStatus:
+		index, pk, prefix = "GSI4", nodes.SubtreeKey(identity.SubtreeKind, st), nodes.LineagePrefix(q.scope.Lineage())
+	case q.Filters["subtree"] == "true":
+		index, pk, prefix = "GSI3", nodes.SubtreeKey(identity.SubtreeKind, ""), nodes.LineagePrefix(q.scope.Lineage())
+	case byStatus:
 		index, pk = "GSI2", identity.UsersByStatusKey(q.scope.ID, st)
 	}
 	pkName, skName := index+"PK", index+"SK"
 	key := expression.Key(pkName).Equal(expression.Value(pk))
-	if prefix, ok := q.Filters["q"]; ok {
+	if search, ok := q.Filters["q"]; ok {
+		key = key.And(expression.Key(skName).BeginsWith(search))
+	} else if prefix != "" {
 		key = key.And(expression.Key(skName).BeginsWith(prefix))
 	}
 	b := expression.NewBuilder().WithKeyCondition(key)
