@@ -303,6 +303,12 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		r := req{method: "POST", path: "/v1/licenses/" + id + "/activate", token: tok}
 		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
 	}
+	steps["PATCH /v1/client-services/{id}/configurations"] = func(t *testing.T) walkCall {
+		id := idOf(t, do(t, req{method: "POST", path: "/v1/client-services", token: tok,
+			body: map[string]any{"organizationId": org.ID, "alias": unique("Walk Config"), "language": "en"}}))
+		r := req{method: "PATCH", path: "/v1/client-services/" + id + "/configurations", token: tok, body: map[string]any{"theme": "dark"}}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
 	steps["POST /v1/impersonations"] = func(t *testing.T) walkCall {
 		r := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID}}
 		bad := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID, "userId": "x"}}

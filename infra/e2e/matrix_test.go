@@ -40,19 +40,19 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
-		"client-services": {matrixAll},
+		"client-services": clientServiceVerbs,
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch.
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's. Its client services are the organization's own business (the
 	// issuer's).
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
@@ -61,6 +61,11 @@ var mayDo = map[tree.Role]map[string][]string{
 	// An end user has a profile and nothing else of the console.
 	tree.RoleEndUser: {"me": {"get"}},
 }
+
+// clientServiceVerbs is what the admins below the platform do with the client services
+// of their branch: everything but changing the general configurations, which is the
+// platform admins' alone (PRODUCT.md).
+var clientServiceVerbs = []string{"create", "list", "get", "certificate-get", "update", "delete", "activate", "deactivate", "configurations-get"}
 
 func roleMay(role tree.Role, resource, verb string) bool {
 	ops := mayDo[role][resource]

@@ -57,14 +57,16 @@ import (
 // Functions is every function, by name. An HTTP function's builder is a
 // function.Routed, which also tells its routes.
 var Functions = map[string]function.Builder{
-	"client-services-activate":        deps.API(clientservices.Function("client-services-activate")),
-	"client-services-certificate-get": deps.API(clientservices.Function("client-services-certificate-get")),
-	"client-services-create":          deps.API(clientservices.Function("client-services-create")),
-	"client-services-deactivate":      deps.API(clientservices.Function("client-services-deactivate")),
-	"client-services-delete":          deps.API(clientservices.Function("client-services-delete")),
-	"client-services-get":             deps.API(clientservices.Function("client-services-get")),
-	"client-services-list":            deps.API(clientservices.Function("client-services-list")),
-	"client-services-update":          deps.API(clientservices.Function("client-services-update")),
+	"client-services-activate":              deps.API(clientservices.Function("client-services-activate")),
+	"client-services-certificate-get":       deps.API(clientservices.Function("client-services-certificate-get")),
+	"client-services-configurations-get":    deps.API(clientservices.Function("client-services-configurations-get")),
+	"client-services-configurations-update": deps.API(clientservices.Function("client-services-configurations-update")),
+	"client-services-create":                deps.API(clientservices.Function("client-services-create")),
+	"client-services-deactivate":            deps.API(clientservices.Function("client-services-deactivate")),
+	"client-services-delete":                deps.API(clientservices.Function("client-services-delete")),
+	"client-services-get":                   deps.API(clientservices.Function("client-services-get")),
+	"client-services-list":                  deps.API(clientservices.Function("client-services-list")),
+	"client-services-update":                deps.API(clientservices.Function("client-services-update")),
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),

@@ -181,7 +181,7 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			}
 		}
 	}
-	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id)} {
+	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
 		}
