@@ -370,6 +370,10 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		}
 		return out
 	}
+	if w.smtpCells(rt, cell) {
+		// Mail settings of client services, partners and organizations (matrix_smtp_test.go).
+		return out
+	}
 	if seg[0] == "impersonations" {
 		// Login-as sessions (matrix_impersonation_test.go).
 		w.impersonationCells(rt, cell)

@@ -387,6 +387,7 @@ func Removal(it Item, stale error) []store.Write {
 		store.Delete(Key(it.ID), store.VersionIs(it.Version)).FailsWith(stale),
 		store.Delete(ListingKey(it.ID), nil),
 		store.Delete(UniqueAliasKey(it.ParentID, it.Name), store.AttrIs("ownerId", it.ID)).FailsWith(stale),
+		store.Delete(SMTPKey(it.ID), nil),
 	}
 }
 

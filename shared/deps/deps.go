@@ -59,6 +59,24 @@ func (h httpFunction) Build(ctx context.Context) (function.Function, error) {
 
 func (h httpFunction) Operations() []api.Operation { return []api.Operation{h(Deps{})} }
 
+// APIs is the HTTP function that serves the operations ops builds from the deps, on
+// several routes: one function for the same operation on several kinds of owner
+// (shared/smtpsettings), where a function per route would spend the template's
+// resource budget.
+func APIs(ops func(Deps) []api.Operation) function.Routed { return httpFunctions(ops) }
+
+type httpFunctions func(Deps) []api.Operation
+
+func (h httpFunctions) Build(ctx context.Context) (function.Function, error) {
+	d, err := Load(ctx)
+	if err != nil {
+		return function.Function{}, err
+	}
+	return function.Serve(h(d)...), nil
+}
+
+func (h httpFunctions) Operations() []api.Operation { return h(Deps{}) }
+
 // Stream is the stream consumer h builds from the deps.
 func Stream(h func(Deps) function.StreamHandler) function.Builder {
 	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {

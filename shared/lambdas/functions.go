@@ -50,6 +50,7 @@ import (
 	"opsconsole/shared/licenses"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
+	"opsconsole/shared/smtpsettings"
 	"opsconsole/shared/sweep"
 	"opsconsole/shared/users"
 )
@@ -150,6 +151,10 @@ var Functions = map[string]function.Builder{
 	"signup-settings-get":      deps.API(signup.Function("signup-settings-get")),
 	"signup-settings-put":      deps.API(signup.Function("signup-settings-put")),
 	"signup-verify":            deps.API(signup.Function("signup-verify")),
+	"smtp-settings-delete":     deps.APIs(smtpsettings.Function(smtpsettings.FunctionDelete)),
+	"smtp-settings-get":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionGet)),
+	"smtp-settings-put":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionPut)),
+	"smtp-settings-test":       deps.APIs(smtpsettings.Function(smtpsettings.FunctionTest)),
 	"tree-counter":             deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
 	"tree-deleter": deps.Stream(func(d deps.Deps) function.StreamHandler {
 		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
