@@ -78,6 +78,10 @@ type Function struct {
 	// Events by event name, in the template's order.
 	Events     []Event
 	Properties map[string]any
+	// Role is the template's AWS::IAM::Role the function's Role property names
+	// (!GetAtt <Role>.Arn): a role shared by functions whose grants are the same.
+	// Nil when the function has its own role (Policies), or a Role from elsewhere.
+	Role *Resource
 }
 
 // Event is one entry of a function's Events.
@@ -313,6 +317,11 @@ func (t *Template) function(r Resource) (Function, error) {
 	f.Name = FolderName(code)
 	if f.Name == "" {
 		return f, fmt.Errorf("function %s: cannot take a folder name from CodeUri %q", r.LogicalID, code)
+	}
+	if ga, ok := r.Properties["Role"].(GetAtt); ok && ga.Attribute == "Arn" {
+		if role, ok := t.Resources[ga.Resource]; ok && role.Type == "AWS::IAM::Role" {
+			f.Role = &role
+		}
 	}
 	f.Env = AsMap(AsMap(r.Properties["Environment"])["Variables"])
 	f.Timeout = 3
@@ -737,8 +746,11 @@ type QueueMapping struct {
 	// Queue is the logical id of the queue when Queue is a GetAtt of its Arn.
 	Queue string
 	// BatchSize defaults to 10.
-	BatchSize             int
-	FunctionResponseTypes []string
+	BatchSize int
+	// MaximumBatchingWindowInSeconds defaults to 0: a batch is invoked as soon as a
+	// poll returns messages.
+	MaximumBatchingWindowInSeconds int
+	FunctionResponseTypes          []string
 	// Enabled defaults to true.
 	Enabled bool
 }
@@ -771,6 +783,11 @@ func (t *Template) QueueMappings() ([]QueueMapping, error) {
 			m.Queue = g.Resource
 			if v, ok := p["BatchSize"]; ok {
 				if m.BatchSize, err = toInt("BatchSize", v); err != nil {
+					return nil, fmt.Errorf("function %s event %s: %w", f.LogicalID, e.Name, err)
+				}
+			}
+			if v, ok := p["MaximumBatchingWindowInSeconds"]; ok {
+				if m.MaximumBatchingWindowInSeconds, err = toInt("MaximumBatchingWindowInSeconds", v); err != nil {
 					return nil, fmt.Errorf("function %s event %s: %w", f.LogicalID, e.Name, err)
 				}
 			}

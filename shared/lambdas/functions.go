@@ -8,8 +8,10 @@
 //     policy operation, target loader, handler) and a constructor that builds it
 //     from a function's deps, taking only what it needs: `func(deps.Deps)
 //     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
-//     deps.API; deps.Stream for a stream consumer; function.Static for a route that
-//     needs no configuration. An expensive operation also takes an allowance per
+//     deps.API; deps.Consumer for a consumer of the table's stream (it is served
+//     from its SQS queue behind the stream router: shared/consumers tells the rest);
+//     deps.Queue for another SQS consumer; function.Static for a route that needs
+//     no configuration. An expensive operation also takes an allowance per
 //     node: `NodeLimit: throttle.PerTarget(store, throttle.<Allowance>)`.
 //  2. Add one line to the table below, in order: "<function-name>": <builder>.
 //  3. Write functions/<function-name>/main.go calling function.Start with the same
@@ -17,7 +19,8 @@
 //     then links only the packages the constructor uses. Check with
 //     `go list -deps ./functions/<function-name>`.
 //  4. Add the function to template.yaml (CodeUri functions/<function-name>/, least-
-//     privilege policies, its route) and the route to shared/apidocs/openapi.yaml:
+//     privilege policies, or `Role: !GetAtt <Role>.Arn` of a shared role whose grants
+//     are exactly what it needs, its route) and the route to shared/apidocs/openapi.yaml:
 //     TestRoutes (shared/apidocs) fails until the table, the template and the
 //     document agree, and TestTable here until every folder has its entry; the
 //     IAM check of infra/e2e (docs/robustness.md) until its policies allow every AWS
@@ -48,6 +51,7 @@ import (
 	"opsconsole/shared/impersonation"
 	"opsconsole/shared/levels"
 	"opsconsole/shared/licenses"
+	"opsconsole/shared/router"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
 	"opsconsole/shared/smtpsettings"
@@ -74,7 +78,7 @@ var Functions = map[string]function.Builder{
 	"audit-exporter":       deps.Queue(auditexport.JobFunction),
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
-	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
+	"audit-writer": deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
 	}),
 	"auth-activate":           deps.API(users.Function("auth-activate")),
@@ -129,7 +133,7 @@ var Functions = map[string]function.Builder{
 	"me-mfa-remove":            deps.API(signin.MFARemoveFunction),
 	"me-mfa-verify":            deps.API(signin.MFAVerifyFunction),
 	"me-update":                deps.API(users.Function("me-update")),
-	"node-sweeper":             deps.Stream(sweep.Function),
+	"node-sweeper":             deps.Consumer(sweep.Function),
 	"organizations-approve":    deps.API(signup.Function("organizations-approve")),
 	"organizations-create":     deps.API(levels.Organizations.Create),
 	"organizations-deactivate": deps.API(levels.Organizations.Action("deactivate")),
@@ -155,8 +159,9 @@ var Functions = map[string]function.Builder{
 	"smtp-settings-get":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionGet)),
 	"smtp-settings-put":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionPut)),
 	"smtp-settings-test":       deps.APIs(smtpsettings.Function(smtpsettings.FunctionTest)),
-	"tree-counter":             deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
-	"tree-deleter": deps.Stream(func(d deps.Deps) function.StreamHandler {
+	"stream-router":            router.Function,
+	"tree-counter":             deps.Consumer(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
+	"tree-deleter": deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
 		// budget, then records its progress, which starts the next run.
 		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle
