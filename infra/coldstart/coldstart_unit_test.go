@@ -38,3 +38,23 @@ func TestQuantile(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryFunctionHasAFloor: every function links a client set some floor has (go
+// list only, nothing is built or started), so that `make coldstart` can judge it.
+func TestEveryFunctionHasAFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over every function")
+	}
+	h := &Harness{Root: "../..", Log: os.Stderr}
+	if err := h.Discover(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AssignFloors(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range h.Targets {
+		if tg.Name == "smtp-settings-test" && tg.Floor != "floor-dynamodb-kms-ses" || tg.Name == "users-invite" && tg.Floor != "floor-dynamodb-cognito-kms-ses" {
+			t.Errorf("%s is judged against %s", tg.Name, tg.Floor)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"opsconsole/shared/lambdas"
+	"opsconsole/shared/smtpclient/smtptest"
 	"opsconsole/shared/tree"
 )
 
@@ -20,13 +21,16 @@ import (
 
 // walkExempt are the mutating routes that change no audited thing, and why.
 var walkExempt = map[string]string{
-	"POST /v1/auth/login":           "a sign-in changes no resource; it is in the function log (and counted by the throttle)",
-	"POST /v1/auth/challenge":       "the TOTP step of a sign-in",
-	"POST /v1/auth/refresh":         "new tokens for a session; nothing changes",
-	"POST /v1/auth/logout":          "revokes the caller's tokens; in the function log",
-	"POST /v1/auth/password/forgot": "sends a reset code (one answer whether the account exists or not: an entry would tell); the reset itself is audited",
-	"POST /v1/me/mfa/totp":          "begins an enrolment (a secret in Cognito); the verification that completes it is audited",
-	"POST /v1/signup/{partnerId}":   "writes only the unverified signup (no organization exists yet, and one answer whether the partner takes signups or not); the verification that creates the organization is audited",
+	"POST /v1/auth/login":                     "a sign-in changes no resource; it is in the function log (and counted by the throttle)",
+	"POST /v1/auth/challenge":                 "the TOTP step of a sign-in",
+	"POST /v1/auth/refresh":                   "new tokens for a session; nothing changes",
+	"POST /v1/auth/logout":                    "revokes the caller's tokens; in the function log",
+	"POST /v1/auth/password/forgot":           "sends a reset code (one answer whether the account exists or not: an entry would tell); the reset itself is audited",
+	"POST /v1/me/mfa/totp":                    "begins an enrolment (a secret in Cognito); the verification that completes it is audited",
+	"POST /v1/client-services/{id}/smtp/test": "sends a test email through the stored settings and answers the server's reply; nothing changes",
+	"POST /v1/partners/{id}/smtp/test":        "the same test, of a partner's settings",
+	"POST /v1/organizations/{id}/smtp/test":   "the same test, of an organization's settings",
+	"POST /v1/signup/{partnerId}":             "writes only the unverified signup (no organization exists yet, and one answer whether the partner takes signups or not); the verification that creates the organization is audited",
 }
 
 // walkCall is one step's call: the request, the thing the entry must be about (or
@@ -302,6 +306,39 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		do(t, req{method: "POST", path: "/v1/licenses/" + id + "/deactivate", token: tok}).expect(t, 200)
 		r := req{method: "POST", path: "/v1/licenses/" + id + "/activate", token: tok}
 		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["PATCH /v1/client-services/{id}/configurations"] = func(t *testing.T) walkCall {
+		id := idOf(t, do(t, req{method: "POST", path: "/v1/client-services", token: tok,
+			body: map[string]any{"organizationId": org.ID, "alias": unique("Walk Config"), "language": "en"}}))
+		r := req{method: "PATCH", path: "/v1/client-services/" + id + "/configurations", token: tok, body: map[string]any{"theme": "dark"}}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	// Mail settings: a PUT and a DELETE per owner, each audited on its owner; the test
+	// changes nothing (walkExempt).
+	smtpServer := smtptest.Start(t)
+	smtpOwner := map[string]func(t *testing.T) string{
+		"client-services": func(t *testing.T) string {
+			return idOf(t, do(t, req{method: "POST", path: "/v1/client-services", token: tok,
+				body: map[string]any{"organizationId": org.ID, "alias": unique("Walk Mail"), "language": "en"}}))
+		},
+		"partners":      func(t *testing.T) string { return createPartner(t, tok, dist.ID, unique("Walk Mail P")).ID },
+		"organizations": func(t *testing.T) string { return createOrganization(t, tok, part.ID, unique("Walk Mail O")).ID },
+	}
+	for resource, fresh := range smtpOwner {
+		base := "/v1/" + resource + "/{id}/smtp"
+		settings := map[string]any{"host": smtpServer.Host, "port": smtpServer.Port, "tlsMode": "none",
+			"username": "walk", "password": "Walk-Secret-1", "fromAddress": "walk@example.com"}
+		steps["PUT "+base] = func(t *testing.T) walkCall {
+			path := "/v1/" + resource + "/" + fresh(t) + "/smtp"
+			r := req{method: "PUT", path: path, token: tok, body: settings}
+			return walkCall{req: r, target: strings.Split(path, "/")[3], actor: adminID, refused: staleRefusal(r)}
+		}
+		steps["DELETE "+base] = func(t *testing.T) walkCall {
+			path := "/v1/" + resource + "/" + fresh(t) + "/smtp"
+			do(t, req{method: "PUT", path: path, token: tok, body: settings}).expect(t, 200)
+			r := req{method: "DELETE", path: path, token: tok}
+			return walkCall{req: r, target: strings.Split(path, "/")[3], actor: adminID, refused: staleRefusal(r)}
+		}
 	}
 	steps["POST /v1/impersonations"] = func(t *testing.T) walkCall {
 		r := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID}}

@@ -48,6 +48,14 @@ var iamKeep = func() []iam.Keep {
 		iam.Keep{Function: "audit-exporter", Action: "kms:GenerateDataKey", Reason: "S3 asks KMS for each object's SSE-KMS data key with the writer's permission"},
 		iam.Keep{Function: "audit-exporter", Action: "s3:AbortMultipartUpload", Reason: "drops a multipart upload when its job fails or runs out of time after the upload began (auditexport.Job.Run); the suite stages neither"},
 	)
+	// A branch's own mail server (shared/smtpsettings.Router): every function that
+	// emails a user decrypts its password when the recipient's organization or partner
+	// has one. TestWhiteLabelMail sends the invitations, the resend, the reset code and
+	// the end user's invitation through one; the signups the suite makes are in
+	// branches without, so these three use the same Router's grant only in AWS.
+	for _, f := range []string{"signup-create", "organizations-approve", "organizations-reject"} {
+		out = append(out, iam.Keep{Function: f, Action: "kms:Decrypt", Reason: "decrypts the SMTP password of the applicant's branch server (smtpsettings.Router, exercised by users-invite in TestWhiteLabelMail); the suite's signups are in branches without one"})
+	}
 	return out
 }()
 

@@ -116,6 +116,16 @@ func (w *matrixWorld) clientServiceCells(rt lambdas.Route, cell cellFunc) {
 		case len(seg) == 2 && rt.Method == "DELETE":
 			verb = "delete"
 			build = func(id string) req { return req{method: "DELETE", path: res + "/" + id, header: stale} }
+		case len(seg) == 3 && rt.Method == "GET" && seg[2] == "configurations":
+			verb, ok = "configurations-get", 200
+			build = func(id string) req { return req{method: "GET", path: res + "/" + id + "/configurations"} }
+		case len(seg) == 3 && rt.Method == "PATCH" && seg[2] == "configurations":
+			// Only platform admins change them (PRODUCT.md), everyone else who sees
+			// the service reads them.
+			verb = "configurations-update"
+			build = func(id string) req {
+				return req{method: "PATCH", path: res + "/" + id + "/configurations", body: map[string]any{"theme": "dark"}, header: stale}
+			}
 		case len(seg) == 3 && rt.Method == "POST":
 			verb = seg[2]
 			build = func(id string) req { return req{method: "POST", path: res + "/" + id + "/" + verb, header: stale} }

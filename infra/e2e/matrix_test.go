@@ -40,13 +40,13 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
-		"client-services": {matrixAll}, "dashboard": {"get"},
+		"client-services": clientServiceVerbs, "dashboard": {"get"},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch,
 	// and sees the dashboard of every node in it (PRODUCT.md: "a partner (or higher)").
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
 		"dashboard": {"get"},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
@@ -54,7 +54,7 @@ var mayDo = map[tree.Role]map[string][]string{
 	// issuer's).
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": {matrixAll},
+		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
@@ -63,6 +63,11 @@ var mayDo = map[tree.Role]map[string][]string{
 	// An end user has a profile and nothing else of the console.
 	tree.RoleEndUser: {"me": {"get"}},
 }
+
+// clientServiceVerbs is what the admins below the platform do with the client services
+// of their branch: everything but changing the general configurations, which is the
+// platform admins' alone (PRODUCT.md).
+var clientServiceVerbs = []string{"create", "list", "get", "certificate-get", "update", "delete", "activate", "deactivate", "configurations-get"}
 
 func roleMay(role tree.Role, resource, verb string) bool {
 	ops := mayDo[role][resource]
@@ -366,6 +371,10 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		for _, role := range tree.Roles {
 			cell(c.op, role, placed{posOwn, w.at[role]}, c.r, c.want, true)
 		}
+		return out
+	}
+	if w.smtpCells(rt, cell) {
+		// Mail settings of client services, partners and organizations (matrix_smtp_test.go).
 		return out
 	}
 	if seg[0] == "impersonations" {

@@ -33,6 +33,8 @@ import (
 	"opsconsole/infra/local/localtest"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/signin"
+	"opsconsole/shared/smtpclient/smtptest"
+	"opsconsole/shared/smtpsettings"
 	"opsconsole/shared/tree"
 )
 
@@ -92,6 +94,11 @@ func TestFuzzGate(t *testing.T) {
 	}
 	defer logFile.Close()
 	logger := slog.New(slog.NewJSONHandler(logFile, nil))
+	// A tenant's mail server, for the tests of PUT …/smtp settings: the only address the
+	// system may send SMTP to is this server's (host:port), so that no fuzzed port
+	// reaches another program on loopback.
+	mailSrv := smtptest.Start(t)
+	t.Setenv(smtpsettings.AllowEnv, mailSrv.Addr)
 	sys, err := localtest.StartSystem(ctx, logger, adminEmail, adminPassword)
 	if err != nil {
 		t.Fatal("start the local system:", err)
@@ -252,6 +259,12 @@ var allowList = []allowance{
 	// createClientService links to the certificate for the stateful phase, but only a
 	// service created with a certificate has one: without, that GET answers 404 by design.
 	{"POST /v1/client-services", "ensure_resource_availability", 404, "not-found", "GET /v1/client-services/{id}/certificate of a service created without a certificate: 404 by design"},
+	{"PUT /v1/client-services/{id}/smtp", pda, 400, "validation", "host: in AWS a public address, locally only the hosts of LOCAL_SMTP_ALLOW (description: depends on where it runs); a username needs a password stored or given"},
+	{"POST /v1/client-services/{id}/smtp/test", pda, 409, "smtp-not-configured", "an owner without mail settings has nothing to test: state the fuzzer cannot know"},
+	{"PUT /v1/partners/{id}/smtp", pda, 400, "validation", "host: in AWS a public address, locally only the hosts of LOCAL_SMTP_ALLOW (description: depends on where it runs); a username needs a password stored or given"},
+	{"POST /v1/partners/{id}/smtp/test", pda, 409, "smtp-not-configured", "an owner without mail settings has nothing to test: state the fuzzer cannot know"},
+	{"PUT /v1/organizations/{id}/smtp", pda, 400, "validation", "host: in AWS a public address, locally only the hosts of LOCAL_SMTP_ALLOW (description: depends on where it runs); a username needs a password stored or given"},
+	{"POST /v1/organizations/{id}/smtp/test", pda, 409, "smtp-not-configured", "an owner without mail settings has nothing to test: state the fuzzer cannot know"},
 	{"POST /v1/licenses", pda, 400, "validation", "validUntil after validFrom (description): JSON Schema cannot compare two fields"},
 	{"PATCH /v1/licenses/{id}", pda, 400, "validation", "validUntil after validFrom, the stored one when the body names one only (description); names trimmed, without control characters"},
 }

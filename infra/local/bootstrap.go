@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"opsconsole/infra/template"
+	"opsconsole/shared/smtpsettings"
 )
 
 // The local account. moto's default account is 123456789012; DynamoDB Local writes
@@ -148,6 +150,13 @@ func EndpointEnv(ep Endpoints) map[string]string {
 		// template.yaml's Globals say SES.
 		env["MAIL_TRANSPORT"] = "smtp"
 		env["SMTP_ADDR"] = net.JoinHostPort(ep.SMTPHost, strconv.Itoa(ep.SMTPPort))
+	}
+	// The hosts a tenant's own SMTP server may be at locally (shared/smtpsettings):
+	// only those listed, 127.0.0.1 unless the variable says otherwise. Lambda never
+	// has it, and there only public addresses pass.
+	env[smtpsettings.AllowEnv] = "127.0.0.1"
+	if v, ok := os.LookupEnv(smtpsettings.AllowEnv); ok {
+		env[smtpsettings.AllowEnv] = v
 	}
 	return env
 }

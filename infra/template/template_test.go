@@ -353,7 +353,7 @@ func TestResolve(t *testing.T) {
 	})
 	t.Run("references", func(t *testing.T) {
 		got := References(tpl.Globals.FunctionEnv)
-		want := []string{"ConsoleUrl", "CursorSecret", "LogLevel", "MailFrom", "Table", "UserPool", "UserPoolClient"}
+		want := []string{"ConsoleUrl", "CursorSecret", "LogLevel", "MailFrom", "SecretsKey", "Table", "UserPool", "UserPoolClient"}
 		sort.Strings(want)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %v, want %v", got, want)

@@ -82,6 +82,10 @@ func PK(id string) string { return "CLIENTSERVICE#" + id }
 // Key is the primary key of client service id.
 func Key(id string) store.Item { return store.Key(PK(id), SK) }
 
+// SMTPKey is the key of client service id's mail settings (shared/smtpsettings),
+// removed with the service.
+func SMTPKey(id string) store.Item { return store.Key(PK(id), nodes.SMTPSK) }
+
 // ListingKey is the primary key of client service id's listing copy.
 func ListingKey(id string) store.Item { return store.Key(PK(id), ListingSK) }
 
@@ -130,7 +134,10 @@ type Item struct {
 	Status string `dynamodbav:"status"`
 	Attrs  Attrs  `dynamodbav:"attrs"`
 	// PEM is the certificate as stored; no index projects it.
-	PEM       string `dynamodbav:"pem,omitempty"`
+	PEM string `dynamodbav:"pem,omitempty"`
+	// Config holds the general configurations changed from their defaults (Catalog);
+	// no index projects it, and the listing copy has none.
+	Config    Config `dynamodbav:"config,omitempty"`
 	Version   int    `dynamodbav:"version"`
 	CreatedAt string `dynamodbav:"createdAt"`
 	UpdatedAt string `dynamodbav:"updatedAt"`
@@ -161,10 +168,10 @@ func (it Item) DistributorID() string  { return it.lineageID(1) }
 func (it Item) PartnerID() string      { return it.lineageID(2) }
 func (it Item) OrganizationID() string { return it.ParentID }
 
-// policyNode is the client service as the policy sees it: a thing below its
+// PolicyNode is the client service as the policy sees it: a thing below its
 // organization, so that a caller reaches it exactly when the caller's subtree holds
 // the organization, and one outside reads "not found", like a missing one.
-func (it Item) policyNode() tree.Node {
+func (it Item) PolicyNode() tree.Node {
 	return tree.Node{ID: "client-service#" + it.ID, Kind: Kind, Path: it.Path}
 }
 
@@ -212,7 +219,7 @@ func (it *Item) SetIndexKeys() {
 // partitions.
 func (it Item) Listing() Item {
 	c := it
-	c.SK, c.Type, c.PEM = ListingSK, ListingType, ""
+	c.SK, c.Type, c.PEM, c.Config = ListingSK, ListingType, "", nil
 	sk := AliasKey(it.Name) + sep + it.ID
 	c.GSI1PK, c.GSI1SK, c.GSI2PK, c.GSI2SK = "", "", "", ""
 	c.GSI3PK, c.GSI3SK, c.GSI4PK, c.GSI4SK = "", "", "", ""

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -63,14 +64,16 @@ func (s *Service) Operations() map[string]api.Operation {
 		return api.Operation{ID: id, Method: method, Path: path, Kind: Kind, Callers: s.Callers, Target: target, Handle: h}
 	}
 	return map[string]api.Operation{
-		"client-services-create":          mk(tree.OpClientServicesCreate, http.MethodPost, res, s.organizationFromBody, idempotency.Wrap(s.Store, s.create)),
-		"client-services-list":            mk(tree.OpClientServicesList, http.MethodGet, res, s.scopeFromQuery, s.list),
-		"client-services-get":             mk(tree.OpClientServicesGet, http.MethodGet, res+"/{id}", s.target, s.get),
-		"client-services-certificate-get": mk(tree.OpClientServicesCertificateGet, http.MethodGet, res+"/{id}/certificate", s.target, s.certificate),
-		"client-services-update":          mk(tree.OpClientServicesUpdate, http.MethodPatch, res+"/{id}", s.target, s.update),
-		"client-services-delete":          mk(tree.OpClientServicesDelete, http.MethodDelete, res+"/{id}", s.target, s.delete),
-		"client-services-activate":        mk(tree.OpClientServicesActivate, http.MethodPost, res+"/{id}/activate", s.target, s.transition(StatusInactive, StatusActive, "activated")),
-		"client-services-deactivate":      mk(tree.OpClientServicesDeactivate, http.MethodPost, res+"/{id}/deactivate", s.target, s.transition(StatusActive, StatusInactive, "deactivated")),
+		"client-services-create":                mk(tree.OpClientServicesCreate, http.MethodPost, res, s.organizationFromBody, idempotency.Wrap(s.Store, s.create)),
+		"client-services-list":                  mk(tree.OpClientServicesList, http.MethodGet, res, s.scopeFromQuery, s.list),
+		"client-services-get":                   mk(tree.OpClientServicesGet, http.MethodGet, res+"/{id}", s.target, s.get),
+		"client-services-certificate-get":       mk(tree.OpClientServicesCertificateGet, http.MethodGet, res+"/{id}/certificate", s.target, s.certificate),
+		"client-services-update":                mk(tree.OpClientServicesUpdate, http.MethodPatch, res+"/{id}", s.target, s.update),
+		"client-services-delete":                mk(tree.OpClientServicesDelete, http.MethodDelete, res+"/{id}", s.target, s.delete),
+		"client-services-activate":              mk(tree.OpClientServicesActivate, http.MethodPost, res+"/{id}/activate", s.target, s.transition(StatusInactive, StatusActive, "activated")),
+		"client-services-deactivate":            mk(tree.OpClientServicesDeactivate, http.MethodPost, res+"/{id}/deactivate", s.target, s.transition(StatusActive, StatusInactive, "deactivated")),
+		"client-services-configurations-get":    mk(tree.OpClientServicesConfigurationsGet, http.MethodGet, res+"/{id}/configurations", s.target, s.configurations),
+		"client-services-configurations-update": mk(tree.OpClientServicesConfigurationsUpdate, http.MethodPatch, res+"/{id}/configurations", s.target, s.configure),
 	}
 }
 
@@ -252,7 +255,7 @@ func (s *Service) target(r *http.Request) (tree.Node, any, error) {
 	if err != nil {
 		return tree.Node{}, nil, err
 	}
-	return it.policyNode(), it, nil
+	return it.PolicyNode(), it, nil
 }
 
 func loaded(r *http.Request) Item { return api.TargetOf(r.Context()).(Item) }
@@ -376,13 +379,15 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Removal is the writes that delete client service it as read (its item, conditional
-// on its version, failing with stale; its listing copy; its alias's unique item).
+// on its version, failing with stale; its listing copy; its alias's unique item; its
+// mail settings, if it has them).
 // The sweeper removes a deleted organization's services with them.
 func Removal(it Item, stale error) []store.Write {
 	return []store.Write{
 		store.Delete(Key(it.ID), store.VersionIs(it.Version)).FailsWith(stale),
 		store.Delete(ListingKey(it.ID), nil),
 		store.Delete(UniqueAliasKey(it.ParentID, it.Name), store.AttrIs("ownerId", it.ID)).FailsWith(stale),
+		store.Delete(SMTPKey(it.ID), nil),
 	}
 }
 
@@ -525,3 +530,58 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 
 // jsonString reads a JSON string member into s.
 func jsonString(v json.RawMessage, s *string) error { return json.Unmarshal(v, s) }
+
+// configurations serves GET …/{id}/configurations: every setting of the catalog with
+// its value. The ETag is the service's version (a change of configurations makes the
+// next one).
+func (s *Service) configurations(w http.ResponseWriter, r *http.Request) error {
+	it := loaded(r)
+	w.Header().Set("ETag", api.ETag(it.Version))
+	return api.WriteJSON(w, http.StatusOK, it.Config.View())
+}
+
+// configure serves PATCH …/{id}/configurations {key: value | null}: the body is judged
+// whole (every bad key named) before If-Match, then the service's item is written
+// with its new configurations, as its next version, with the change record of every
+// effective value that changed.
+func (s *Service) configure(w http.ResponseWriter, r *http.Request) error {
+	before := loaded(r)
+	b, err := api.DecodeObject(r)
+	if err != nil {
+		return err
+	}
+	ch, errs := ReadConfigurationChange(b)
+	if len(errs) > 0 {
+		return problem.Invalid("the configurations are invalid", errs...)
+	}
+	if err := api.CheckVersion(r, before.Version); err != nil {
+		return err
+	}
+	after := before
+	after.Config = before.Config.Apply(ch)
+	if reflect.DeepEqual(before.Config.Apply(nil), after.Config) {
+		w.Header().Set("ETag", api.ETag(before.Version))
+		return api.WriteJSON(w, http.StatusOK, before.Config.View())
+	}
+	if len(after.Config) == 0 {
+		after.Config = nil
+	}
+	writes, err := advance(before, &after, s.now())
+	if err != nil {
+		return err
+	}
+	rec, err := audit.Record(r, audit.Change{
+		Action: Kind + ".configured",
+		Target: audit.Target{Type: Kind, ID: before.ID, Name: before.Name},
+		Scope:  before.Path,
+		Before: before.Config.Effective(), After: after.Config.Effective(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.Store.Transact(r.Context(), append(writes, rec)...); err != nil {
+		return err
+	}
+	w.Header().Set("ETag", api.ETag(after.Version))
+	return api.WriteJSON(w, http.StatusOK, after.Config.View())
+}

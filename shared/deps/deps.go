@@ -60,6 +60,24 @@ func (h httpFunction) Build(ctx context.Context) (function.Function, error) {
 
 func (h httpFunction) Operations() []api.Operation { return []api.Operation{h(Deps{})} }
 
+// APIs is the HTTP function that serves the operations ops builds from the deps, on
+// several routes: one function for the same operation on several kinds of owner
+// (shared/smtpsettings), where a function per route would spend the template's
+// resource budget.
+func APIs(ops func(Deps) []api.Operation) function.Routed { return httpFunctions(ops) }
+
+type httpFunctions func(Deps) []api.Operation
+
+func (h httpFunctions) Build(ctx context.Context) (function.Function, error) {
+	d, err := Load(ctx)
+	if err != nil {
+		return function.Function{}, err
+	}
+	return function.Serve(h(d)...), nil
+}
+
+func (h httpFunctions) Operations() []api.Operation { return h(Deps{}) }
+
 // Stream is a function on a DynamoDB stream mapping of its own, h built from the
 // deps. The table's stream has one reader, the stream router; a consumer of the
 // table's changes is a Consumer behind it (shared/consumers), not a Stream.

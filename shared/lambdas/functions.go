@@ -55,6 +55,7 @@ import (
 	"opsconsole/shared/router"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
+	"opsconsole/shared/smtpsettings"
 	"opsconsole/shared/sweep"
 	"opsconsole/shared/users"
 )
@@ -62,14 +63,16 @@ import (
 // Functions is every function, by name. An HTTP function's builder is a
 // function.Routed, which also tells its routes.
 var Functions = map[string]function.Builder{
-	"client-services-activate":        deps.API(clientservices.Function("client-services-activate")),
-	"client-services-certificate-get": deps.API(clientservices.Function("client-services-certificate-get")),
-	"client-services-create":          deps.API(clientservices.Function("client-services-create")),
-	"client-services-deactivate":      deps.API(clientservices.Function("client-services-deactivate")),
-	"client-services-delete":          deps.API(clientservices.Function("client-services-delete")),
-	"client-services-get":             deps.API(clientservices.Function("client-services-get")),
-	"client-services-list":            deps.API(clientservices.Function("client-services-list")),
-	"client-services-update":          deps.API(clientservices.Function("client-services-update")),
+	"client-services-activate":              deps.API(clientservices.Function("client-services-activate")),
+	"client-services-certificate-get":       deps.API(clientservices.Function("client-services-certificate-get")),
+	"client-services-configurations-get":    deps.API(clientservices.Function("client-services-configurations-get")),
+	"client-services-configurations-update": deps.API(clientservices.Function("client-services-configurations-update")),
+	"client-services-create":                deps.API(clientservices.Function("client-services-create")),
+	"client-services-deactivate":            deps.API(clientservices.Function("client-services-deactivate")),
+	"client-services-delete":                deps.API(clientservices.Function("client-services-delete")),
+	"client-services-get":                   deps.API(clientservices.Function("client-services-get")),
+	"client-services-list":                  deps.API(clientservices.Function("client-services-list")),
+	"client-services-update":                deps.API(clientservices.Function("client-services-update")),
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
@@ -154,6 +157,10 @@ var Functions = map[string]function.Builder{
 	"signup-settings-get":      deps.API(signup.Function("signup-settings-get")),
 	"signup-settings-put":      deps.API(signup.Function("signup-settings-put")),
 	"signup-verify":            deps.API(signup.Function("signup-verify")),
+	"smtp-settings-delete":     deps.APIs(smtpsettings.Function(smtpsettings.FunctionDelete)),
+	"smtp-settings-get":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionGet)),
+	"smtp-settings-put":        deps.APIs(smtpsettings.Function(smtpsettings.FunctionPut)),
+	"smtp-settings-test":       deps.APIs(smtpsettings.Function(smtpsettings.FunctionTest)),
 	"stream-router":            router.Function,
 	"tree-counter":             deps.Consumer(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
 	"tree-deleter": deps.Consumer(func(d deps.Deps) function.StreamHandler {

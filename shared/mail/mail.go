@@ -33,6 +33,10 @@ type Message struct {
 	// support address, when it has one.
 	FromName string
 	ReplyTo  string
+	// Lineage is the recipient's lineage, root first (their node's, or for an
+	// applicant the partner's): the branch whose own mail server, if any, sends it
+	// (shared/smtpsettings.Router).
+	Lineage []string
 }
 
 // Sender hands a message to the mail transport.

@@ -3,6 +3,7 @@ package mail
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestRenderedAsBefore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got != want[key] {
+				if !reflect.DeepEqual(got, want[key]) {
 					t.Errorf("rendered\n%+v\nwant\n%+v", got, want[key])
 				}
 			})

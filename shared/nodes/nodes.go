@@ -397,6 +397,14 @@ func CleanName(field, name string) (string, error) {
 	return name, nil
 }
 
+// SMTPSK is the sort key of a node's or a client service's own mail settings
+// (shared/smtpsettings), in the owner's partition.
+const SMTPSK = "SMTP"
+
+// SMTPKey is the key of node id's mail settings: here, beside the node's own keys, for
+// the sweeper, which removes them with the node without linking KMS.
+func SMTPKey(id string) store.Item { return store.Key(PK(id), SMTPSK) }
+
 // SignupKey is the key of organization orgID's self-service signup (shared/signup):
 // here, beside the node's own keys, for those that remove it with the node without
 // linking signup's mail.

@@ -257,6 +257,6 @@ func (s *Service) sendDecision(r *http.Request, org nodes.Item, sg item, reason 
 	if err != nil {
 		return err
 	}
-	m.To = sg.Email
+	m.To, m.Lineage = sg.Email, org.Node().Lineage()
 	return s.Mail.Send(r.Context(), m)
 }

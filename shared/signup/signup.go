@@ -320,7 +320,8 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		m.To = email
+		// The applicant's organization does not exist yet: the partner's server sends it.
+		m.To, m.Lineage = email, p.Item.Node().Lineage()
 		if err := s.Mail.Send(ctx, m); err != nil {
 			return err
 		}

@@ -182,7 +182,7 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 			}
 		}
 	}
-	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), counts.TotalsKey(id)} {
+	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id), counts.TotalsKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
 		}

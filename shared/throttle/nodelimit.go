@@ -40,11 +40,16 @@ var (
 	// /v1/audit-logs/exports), counted against the exported node: each reads up to a
 	// million entries and writes a file. 10 an hour covers any review or audit.
 	Exports = api.Allowance{Name: "exports", Max: 10, Window: time.Hour}
+	// SMTPTests are the test emails sent through an owner's own mail server (POST
+	// …/smtp/test on a client service, partner or organization), counted against the
+	// owner: each opens a connection to a server the tenant names and may wait up to
+	// 15 s on it. 20 an hour is plenty to get a configuration right.
+	SMTPTests = api.Allowance{Name: "smtp-tests", Max: 20, Window: time.Hour}
 )
 
 // NodeAllowances are every allowance per node: the node sweeper (shared/sweep) forgets
 // a removed node's counters of each.
-var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups, Exports}
+var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups, Exports, SMTPTests}
 
 // NodeScope is the counter scope of allowance a (THROTTLE#node-<name>#<node id>).
 func NodeScope(a api.Allowance) string { return "node-" + a.Name }

@@ -126,6 +126,25 @@ const (
 	OpClientServicesDelete         Operation = "client-services.delete"
 )
 
+// A client service's general configurations (a typed catalog, shared/clientservices):
+// everyone who sees the service reads them; only platform admins change them
+// (PRODUCT.md: "only platform admins may change them").
+const (
+	OpClientServicesConfigurationsGet    Operation = "client-services.configurations-get"
+	OpClientServicesConfigurationsUpdate Operation = "client-services.configurations-update"
+)
+
+// Mail settings (shared/smtpsettings) of a client service, a partner or an
+// organization: the admins of the owner and every admin above (PRODUCT.md: "SMTP:
+// organization admin (issuer) or above"; a partner's own settings are then its admins'
+// and above, since only they reach the partner's node).
+const (
+	OpSMTPGet    Operation = "smtp-settings.get"
+	OpSMTPPut    Operation = "smtp-settings.put"
+	OpSMTPDelete Operation = "smtp-settings.delete"
+	OpSMTPTest   Operation = "smtp-settings.test"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -220,6 +239,14 @@ var Policy = map[Operation]Rule{
 	OpClientServicesDelete:         {MinRole: RoleOrganizationAdmin},
 
 	OpDashboardGet: {MinRole: RolePartnerAdmin},
+
+	OpClientServicesConfigurationsGet:    {MinRole: RoleOrganizationAdmin},
+	OpClientServicesConfigurationsUpdate: {MinRole: RolePlatformAdmin},
+
+	OpSMTPGet:    {MinRole: RoleOrganizationAdmin},
+	OpSMTPPut:    {MinRole: RoleOrganizationAdmin},
+	OpSMTPDelete: {MinRole: RoleOrganizationAdmin},
+	OpSMTPTest:   {MinRole: RoleOrganizationAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,

@@ -6,6 +6,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/mail"
+	"opsconsole/shared/smtpsettings"
 )
 
 // Function is the function of the operation name (a key of Operations, the folder
@@ -22,7 +23,8 @@ func Function(name string) func(deps.Deps) api.Operation {
 }
 
 // New builds the service from a function's deps, with a Cognito client and the mail
-// transport the environment names (MAIL_TRANSPORT, MAIL_FROM, SMTP_ADDR). A function
+// transport the environment names (MAIL_TRANSPORT, MAIL_FROM, SMTP_ADDR), behind the
+// router that sends through a branch's own server (shared/smtpsettings). A function
 // whose mail configuration is invalid still starts; each message it tries to send
 // then fails with the reason, in its log. Built from zero deps (to tell the routes),
 // it makes no client.
@@ -34,10 +36,12 @@ func New(d deps.Deps) *Service {
 	if d.Store == nil {
 		return s
 	}
+	var sender mail.Sender
 	sender, err := mail.New(mail.ConfigFromEnv(), d.Config.AWS)
 	if err != nil {
 		sender = mail.Unconfigured{Err: err}
 	}
-	s.Mail, s.Cognito = sender, cip.NewFromConfig(d.Config.AWS)
+	// Every email to a user leaves through the branch's own server when it has one.
+	s.Mail, s.Cognito = smtpsettings.NewRouter(sender, d.Store, d.Config.AWS), cip.NewFromConfig(d.Config.AWS)
 	return s
 }

@@ -307,7 +307,7 @@ func (s *Service) sendInvitation(ctx context.Context, inviter tree.Caller, u ide
 	if err != nil {
 		return err
 	}
-	m.To = u.Email
+	m.To, m.Lineage = u.Email, nodeOf(u).Lineage()
 	return s.Mail.Send(ctx, m)
 }
 

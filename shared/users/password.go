@@ -226,7 +226,7 @@ func (s *Service) sendResetCode(ctx context.Context, u identity.UserItem) error 
 	if err != nil {
 		return err
 	}
-	m.To = u.Email
+	m.To, m.Lineage = u.Email, nodeOf(u).Lineage()
 	return s.Mail.Send(ctx, m)
 }
 
