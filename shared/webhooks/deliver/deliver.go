@@ -390,7 +390,7 @@ func (d *Deliverer) editAttrs(ctx context.Context, id string, set map[string]any
 	for _, k := range remove {
 		upd = upd.Remove(expression.Name("attrs." + k))
 	}
-	exists := expression.AttributeExists(expression.Name("webhooks.PK"))
+	exists := expression.AttributeExists(expression.Name("PK"))
 	if cond != nil {
 		exists = exists.And(*cond)
 	}
@@ -584,7 +584,7 @@ func (d *Deliverer) recover(ctx context.Context, j dispatch.Job) error {
 		lo = keep
 	}
 	hi := webhooks.DeliveryPrefix + ulidAt(until, true)
-	key := expression.Key("webhooks.PK").Equal(expression.Value(webhooks.PK(ep.ID))).And(expression.Key("SK").Between(expression.Value(lo), expression.Value(hi)))
+	key := expression.Key("PK").Equal(expression.Value(webhooks.PK(ep.ID))).And(expression.Key("SK").Between(expression.Value(lo), expression.Value(hi)))
 	filter := expression.Name("status").Equal(expression.Value(webhooks.DeliveryFailed))
 	expr, err := expression.NewBuilder().WithKeyCondition(key).WithFilter(filter).Build()
 	if err != nil {
