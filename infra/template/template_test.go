@@ -176,7 +176,8 @@ func TestStreamMappings(t *testing.T) {
 	deleter := consumer("tree-deleter", "TreeDeleterFunction",
 		`{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": ["CASCADE"]}}}}`, "TreeDeleterFailureQueue")
 	deleter.Timeout, deleter.BatchSize, deleter.MaximumBatchingWindowInSeconds, deleter.ParallelizationFactor = 900, 1, 0, 10
-	want = append(want, deleter)
+	want = append(want, deleter, consumer("webhook-dispatcher", "WebhookDispatcherFunction",
+		`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`, "WebhookDispatcherFailureQueue"))
 	if len(ms) != len(want) {
 		t.Fatalf("got %d stream mappings, want %d: %+v", len(ms), len(want), ms)
 	}
@@ -201,7 +202,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue", "WebhookDeliveryDeadLetterQueue", "WebhookDeliveryQueue", "WebhookDispatcherFailureQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},
