@@ -266,6 +266,17 @@ func TestWebhookChallenge(t *testing.T) {
 		})
 		pending = append(pending, e)
 	}
+	// The node's endpoints by status: the two that answer badly are pending.
+	var listed struct {
+		Items []webhookEndpoint `json:"items"`
+	}
+	eventually(t, 10*time.Second, func() error {
+		do(t, req{method: "GET", path: "/v1/webhook-endpoints?status=pending&nodeId=" + part.ID, token: tok}).json(t, &listed)
+		if len(listed.Items) != 2 {
+			return fmt.Errorf("%d pending endpoints listed, want 2", len(listed.Items))
+		}
+		return nil
+	})
 	org := createOrganization(t, tok, part.ID, unique("Hooked Org"))
 	waitHooks(t, 20*time.Second, "organization.created", func() int { return len(good.about(org.ID)) }, 1)
 	for i, r := range []*receiver{wrong, silent} {
