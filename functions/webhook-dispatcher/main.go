@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	function.Start(deps.Stream(dispatch.Function))
+	function.Start(deps.Consumer(dispatch.Function))
 }

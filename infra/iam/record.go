@@ -171,9 +171,9 @@ var s3Actions = map[string]string{
 	"CreateMultipartUpload": "s3:PutObject", "UploadPart": "s3:PutObject", "CompleteMultipartUpload": "s3:PutObject",
 }
 
-// sqsActions are the SQS operations whose IAM action is not sqs:<operation>: IAM
-// authorizes each batch action as its single action (SQS Developer Guide, "Amazon SQS
-// API permissions: actions and resource reference").
+// sqsActions are the SQS operations whose IAM action is not sqs:<operation>: a batch
+// call is authorized as its single form (the SQS developer guide's "Amazon SQS API
+// permissions: Actions and resource reference").
 var sqsActions = map[string]string{
 	"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
 	"ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",

@@ -1,5 +1,6 @@
-// Command floor-dynamodb-sqs is the floor of the cold-start benchmark
-// (infra/coldstart) for the webhook dispatcher: the DynamoDB floor plus an SQS client, built at cold start, and nothing of the project.
+// Command floor-dynamodb-sqs is the floor of the cold-start benchmark (infra/coldstart)
+// for the stream router: the DynamoDB floor plus an SQS client, built at cold start,
+// and nothing of the project.
 package main
 
 import (
@@ -13,11 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// event names a key to read (and what the other clients would touch); the benchmark's
-// events have none, so that the handler makes no call, but the calls are there so that
-// the binary links a real operation of each client.
+// event names a key to read and a queue; the benchmark's events have none, so that
+// the handler makes no call, but the calls are there so that the binary links a real
+// operation of each client.
 type event struct {
 	Key string `json:"floorKey"`
 }
@@ -41,9 +43,8 @@ func main() {
 		}); err != nil {
 			return "floor", err
 		}
-		if _, err := queues.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(ev.Key), MessageBody: aws.String(ev.Key)}); err != nil {
-			return "floor", err
-		}
-		return "floor", nil
+		_, err := queues.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(ev.Key),
+			Entries: []sqstypes.SendMessageBatchRequestEntry{{Id: aws.String("0"), MessageBody: aws.String(ev.Key)}}})
+		return "floor", err
 	})
 }
