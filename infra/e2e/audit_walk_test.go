@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +350,71 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		s := startSession(t, distAdminTok, map[string]any{"nodeId": part.ID})
 		r := req{method: "DELETE", path: "/v1/impersonations/" + s.ID, token: distAdminTok}
 		return walkCall{req: r, target: s.ID, actor: distAdminID, refused: staleRefusal(r)}
+	}
+
+	// Webhook endpoints (webhooks_test.go's receivers on loopback): pending ones answer
+	// their challenge wrongly; active ones answer it; a disabled one answered 410.
+	hookRcv := newReceiver(t)
+	pendingRcv := newReceiver(t)
+	pendingRcv.challenge = func(w http.ResponseWriter, c string) { w.WriteHeader(http.StatusOK) }
+	goneRcv := newReceiver(t)
+	goneRcv.set(func(w http.ResponseWriter, h hook, n int) { w.WriteHeader(http.StatusGone) })
+	hookOn := func(t *testing.T, r *receiver) string {
+		return createEndpoint(t, tok, part.ID, r.srv.URL+"/walk", "organization.*").ID
+	}
+	activeHook := func(t *testing.T) string { return activeEndpoint(t, tok, part.ID, hookRcv, "organization.*").ID }
+	const hooks = "/v1/webhook-endpoints"
+	withQuery := func(r req) *req { r.path += "?x=1"; return &r }
+	steps["POST "+hooks] = func(t *testing.T) walkCall {
+		r := req{method: "POST", path: hooks, token: tok, body: map[string]any{"nodeId": part.ID, "url": pendingRcv.srv.URL + "/walk", "eventTypes": []string{"*"}}}
+		bad := req{method: "POST", path: hooks, token: tok, body: map[string]any{"nodeId": part.ID, "url": "", "eventTypes": []string{"*"}}}
+		return walkCall{req: r, fromRes: idOf, actor: adminID, refused: &bad}
+	}
+	steps["PATCH "+hooks+"/{id}"] = func(t *testing.T) walkCall {
+		r := req{method: "PATCH", path: hooks + "/" + hookOn(t, pendingRcv), token: tok, body: map[string]any{"description": unique("walked")}}
+		return walkCall{req: r, target: r.path[len(hooks)+1:], actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["DELETE "+hooks+"/{id}"] = func(t *testing.T) walkCall {
+		id := hookOn(t, pendingRcv)
+		r := req{method: "DELETE", path: hooks + "/" + id, token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST "+hooks+"/{id}/rotate-secret"] = func(t *testing.T) walkCall {
+		id := hookOn(t, pendingRcv)
+		r := req{method: "POST", path: hooks + "/" + id + "/rotate-secret", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST "+hooks+"/{id}/verify"] = func(t *testing.T) walkCall {
+		id := hookOn(t, pendingRcv)
+		r := req{method: "POST", path: hooks + "/" + id + "/verify", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: withQuery(r)}
+	}
+	steps["POST "+hooks+"/{id}/enable"] = func(t *testing.T) walkCall {
+		id := activeEndpoint(t, tok, part.ID, goneRcv, "organization.*").ID
+		do(t, req{method: "POST", path: hooks + "/" + id + "/test", token: tok}).expect(t, 202)
+		endpointIs(t, tok, id, "disabled", 20*time.Second)
+		r := req{method: "POST", path: hooks + "/" + id + "/enable", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST "+hooks+"/{id}/test"] = func(t *testing.T) walkCall {
+		id := activeHook(t)
+		r := req{method: "POST", path: hooks + "/" + id + "/test", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: withQuery(r)}
+	}
+	steps["POST "+hooks+"/{id}/recover"] = func(t *testing.T) walkCall {
+		id := activeHook(t)
+		r := req{method: "POST", path: hooks + "/" + id + "/recover", token: tok, body: map[string]string{"since": "2026-01-01T00:00:00Z"}}
+		bad := req{method: "POST", path: hooks + "/" + id + "/recover", token: tok, body: map[string]string{}}
+		return walkCall{req: r, target: id, actor: adminID, refused: &bad}
+	}
+	steps["POST "+hooks+"/{id}/deliveries/{deliveryId}/redeliver"] = func(t *testing.T) walkCall {
+		id := activeHook(t)
+		var a struct {
+			DeliveryID string `json:"deliveryId"`
+		}
+		do(t, req{method: "POST", path: hooks + "/" + id + "/test", token: tok}).json(t, &a)
+		r := req{method: "POST", path: hooks + "/" + id + "/deliveries/" + a.DeliveryID + "/redeliver", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: withQuery(r)}
 	}
 
 	for _, r := range mutating {

@@ -36,18 +36,21 @@ var mayDo = map[tree.Role]map[string][]string{
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
 		"licenses": {matrixAll}, "client-services": {matrixAll}, "dashboard": {"get"},
+		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
 		"client-services": clientServiceVerbs, "dashboard": {"get"},
+		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch,
 	// and sees the dashboard of every node in it (PRODUCT.md: "a partner (or higher)").
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
-		"dashboard": {"get"},
+		"dashboard":         {"get"},
+		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's. Its client services are the organization's own business (the
@@ -55,6 +58,8 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
+		// Its webhook endpoints too: the organization integrates its own systems.
+		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 	},
 	// Company staff read their company and manage its end users.
 	tree.RoleCompanyAdmin: {
@@ -386,6 +391,12 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		// Licenses (matrix_licenses_test.go): the targets are licenses held at the
 		// fixture's distributors, partners and organizations.
 		w.licenseCells(rt, cell)
+		return out
+	}
+	if seg[0] == "webhook-endpoints" || seg[0] == "webhook-event-types" {
+		// Webhooks (matrix_webhooks_test.go): the targets are endpoints of the
+		// fixture's partners and organizations.
+		w.webhookCells(rt, cell)
 		return out
 	}
 	if seg[0] == "client-services" {

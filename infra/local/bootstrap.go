@@ -143,6 +143,12 @@ func EndpointEnv(ep Endpoints) map[string]string {
 		"AWS_SECRET_ACCESS_KEY":                      SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED":                  "true",
 	}
+	// Webhooks (shared/ssrf): locally exactly these hosts are let through over plain
+	// http, 127.0.0.1 unless LOCAL_WEBHOOK_ALLOW says otherwise; Lambda never has it.
+	env["LOCAL_WEBHOOK_ALLOW"] = "127.0.0.1"
+	if v := os.Getenv("LOCAL_WEBHOOK_ALLOW"); v != "" {
+		env["LOCAL_WEBHOOK_ALLOW"] = v
+	}
 	if ep.SMTPHost != "" {
 		env["SMTP_HOST"] = ep.SMTPHost
 		env["SMTP_PORT"] = strconv.Itoa(ep.SMTPPort)
@@ -159,6 +165,24 @@ func EndpointEnv(ep Endpoints) map[string]string {
 		env[smtpsettings.AllowEnv] = v
 	}
 	return env
+}
+
+// ParameterEnv maps the template parameters make run takes from the environment to
+// their variables.
+var ParameterEnv = map[string]string{
+	"WebhookRetrySchedule": "WEBHOOK_RETRY_SCHEDULE",
+	"WebhookDisableAfter":  "WEBHOOK_DISABLE_AFTER",
+}
+
+// ParametersFromEnv are the template parameters set in the environment (ParameterEnv).
+func ParametersFromEnv() map[string]string {
+	out := map[string]string{}
+	for p, v := range ParameterEnv {
+		if s := os.Getenv(v); s != "" {
+			out[p] = s
+		}
+	}
+	return out
 }
 
 // UnsetEnv are the variables Start removes from the environment because they would

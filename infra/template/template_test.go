@@ -177,6 +177,9 @@ func TestQueueMappings(t *testing.T) {
 		q("node-sweeper", "NodeSweeperFunction", "NodeSweeperQueue", 300, 10, 1),
 		q("tree-counter", "TreeCounterFunction", "TreeCounterQueue", 60, 10, 0),
 		q("tree-deleter", "TreeDeleterFunction", "TreeDeleterQueue", 900, 1, 0),
+		{Function: "webhook-deliverer", FunctionLogicalID: "WebhookDelivererFunction", Event: "Jobs", Timeout: 120, Queue: "WebhookDeliveryQueue",
+			BatchSize: 10, FunctionResponseTypes: []string{"ReportBatchItemFailures"}, Enabled: true},
+		q("webhook-dispatcher", "WebhookDispatcherFunction", "WebhookDispatcherQueue", 60, 100, 1),
 	}
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("got  %+v\nwant %+v", ms, want)
@@ -194,7 +197,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
 		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditWriterDeadLetterQueue", "AuditWriterQueue",
 			"NodeSweeperDeadLetterQueue", "NodeSweeperQueue", "StreamRouterFailureQueue", "TreeCounterDeadLetterQueue", "TreeCounterQueue",
-			"TreeDeleterDeadLetterQueue", "TreeDeleterQueue"}},
+			"TreeDeleterDeadLetterQueue", "TreeDeleterQueue", "WebhookDeliveryDeadLetterQueue", "WebhookDeliveryQueue", "WebhookDispatcherDeadLetterQueue", "WebhookDispatcherQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},

@@ -84,5 +84,16 @@ func CountOf(raw store.Item) (int, error) {
 	return len(it.IDs), nil
 }
 
+// Members reads the user ids of nodeID's active admins (strongly consistent; one
+// GetItem): whom to tell about the node's affairs (a disabled webhook endpoint).
+func Members(ctx context.Context, st *store.Store, nodeID string) ([]string, error) {
+	var it item
+	err := st.Get(ctx, Key(nodeID), &it)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return it.IDs, err
+}
+
 // MinRecommended is the number of active admins below which a node is flagged.
 const MinRecommended = 2

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/oklog/ulid/v2"
 
 	"opsconsole/shared/api"
@@ -84,8 +85,45 @@ type changeItem struct {
 	Type  string `dynamodbav:"type"`
 	Entry `dynamodbav:",inline"`
 	// Scope is the lineage of the target: every node whose audit log shows the change.
-	Scope     []string `dynamodbav:"scope"`
-	ExpiresAt int64    `dynamodbav:"expiresAt"`
+	Scope []string `dynamodbav:"scope"`
+	// State is the target's audited fields after the change (before it, for a
+	// deletion), secrets redacted: what a webhook event shows of the resource
+	// (shared/webhooks). The audit entries do not copy it.
+	State     map[string]any `dynamodbav:"state,omitempty"`
+	ExpiresAt int64          `dynamodbav:"expiresAt"`
+}
+
+// ChangeRecord is a change record as the stream carries it: the entry, the target's
+// lineage and its state (see changeItem).
+type ChangeRecord struct {
+	Entry
+	Scope []string
+	State map[string]any
+}
+
+// DecodeChangeRecord reads a change record from its item (a stream image converted
+// by FromStreamImage).
+func DecodeChangeRecord(it store.Item) (ChangeRecord, error) {
+	var ch changeItem
+	if err := attributevalue.UnmarshalMap(it, &ch); err != nil {
+		return ChangeRecord{}, err
+	}
+	return ChangeRecord{Entry: ch.Entry, Scope: ch.Scope, State: ch.State}, nil
+}
+
+// redactState is fields with every secret's value replaced.
+func redactState(fields map[string]any) map[string]any {
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		if secret(k) && v != nil {
+			v = Redacted
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // Change describes one mutation for the record.
@@ -129,6 +167,7 @@ func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
 			RequestID: meta.RequestID, SourceIP: meta.SourceIP, UserAgent: meta.UserAgent,
 		},
 		Scope:     c.Scope,
+		State:     redactState(stateOf(c)),
 		ExpiresAt: now.Add(Retention).Unix(),
 	}
 	put, err := store.Put(item, store.NotExists())
@@ -136,6 +175,14 @@ func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
 		return store.Write{}, fmt.Errorf("change record: %w", err)
 	}
 	return put, nil
+}
+
+// stateOf is the target's fields after c, or before it for a deletion.
+func stateOf(c Change) map[string]any {
+	if c.After != nil {
+		return c.After
+	}
+	return c.Before
 }
 
 // Redacted replaces the value of every secret field in the log.

@@ -98,6 +98,17 @@ var Table = []Consumer{
 		},
 		Images: KeysOnly,
 	},
+	{
+		// Webhooks (shared/webhooks/dispatch): each change record becomes the
+		// deliveries of its event, and an endpoint's own changes the work they ask for.
+		// It reads the change record whole, as the audit writer does (INSERTs of items
+		// never changed, so the re-read of an oversized one is exact).
+		Name: "webhook-dispatcher",
+		Match: func(r events.DynamoDBEventRecord) bool {
+			return r.EventName == insert && str(r.Change.NewImage, "type") == changeType
+		},
+		Images: WholeImages,
+	},
 }
 
 // The facts the filters test. They are the domain packages' constants (nodes.SK,

@@ -54,7 +54,7 @@ func TestMatch(t *testing.T) {
 		rec  events.DynamoDBEventRecord
 		want []string
 	}{
-		{"change record put", rec("INSERT", "CHANGE#01", "CHANGE", change, nil), []string{"audit-writer"}},
+		{"change record put", rec("INSERT", "CHANGE#01", "CHANGE", change, nil), []string{"audit-writer", "webhook-dispatcher"}},
 		{"change record expired", rec("REMOVE", "CHANGE#01", "CHANGE", nil, change), nil},
 		{"change record changed (never happens)", rec("MODIFY", "CHANGE#01", "CHANGE", change, change), nil},
 		{"an item typed change but not inserted", rec("MODIFY", "X#1", "Y", change, nil), nil},

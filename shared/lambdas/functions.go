@@ -58,6 +58,10 @@ import (
 	"opsconsole/shared/smtpsettings"
 	"opsconsole/shared/sweep"
 	"opsconsole/shared/users"
+	"opsconsole/shared/webhooks"
+	"opsconsole/shared/webhooks/deliver"
+	"opsconsole/shared/webhooks/dispatch"
+	"opsconsole/shared/webhooks/sealkms"
 )
 
 // Functions is every function, by name. An HTTP function's builder is a
@@ -168,14 +172,29 @@ var Functions = map[string]function.Builder{
 		// budget, then records its progress, which starts the next run.
 		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle
 	}),
-	"users-deactivate":    deps.API(users.Function("users-deactivate")),
-	"users-delete":        deps.API(users.Function("users-delete")),
-	"users-get":           deps.API(users.Function("users-get")),
-	"users-invite":        deps.API(users.Function("users-invite")),
-	"users-list":          deps.API(users.Function("users-list")),
-	"users-reactivate":    deps.API(users.Function("users-reactivate")),
-	"users-resend-invite": deps.API(users.Function("users-resend-invite")),
-	"users-update":        deps.API(users.Function("users-update")),
+	"users-deactivate":                deps.API(users.Function("users-deactivate")),
+	"users-delete":                    deps.API(users.Function("users-delete")),
+	"users-get":                       deps.API(users.Function("users-get")),
+	"users-invite":                    deps.API(users.Function("users-invite")),
+	"users-list":                      deps.API(users.Function("users-list")),
+	"users-reactivate":                deps.API(users.Function("users-reactivate")),
+	"users-resend-invite":             deps.API(users.Function("users-resend-invite")),
+	"users-update":                    deps.API(users.Function("users-update")),
+	"webhook-deliverer":               deps.Queue(deliver.Function),
+	"webhook-deliveries-list":         deps.API(webhooks.Function("webhook-deliveries-list")),
+	"webhook-deliveries-redeliver":    deps.API(webhooks.Function("webhook-deliveries-redeliver")),
+	"webhook-dispatcher":              deps.Consumer(dispatch.Function),
+	"webhook-endpoints-create":        deps.API(sealkms.Function("webhook-endpoints-create")),
+	"webhook-endpoints-delete":        deps.API(webhooks.Function("webhook-endpoints-delete")),
+	"webhook-endpoints-enable":        deps.API(webhooks.Function("webhook-endpoints-enable")),
+	"webhook-endpoints-get":           deps.API(webhooks.Function("webhook-endpoints-get")),
+	"webhook-endpoints-list":          deps.API(webhooks.Function("webhook-endpoints-list")),
+	"webhook-endpoints-recover":       deps.API(webhooks.Function("webhook-endpoints-recover")),
+	"webhook-endpoints-rotate-secret": deps.API(sealkms.Function("webhook-endpoints-rotate-secret")),
+	"webhook-endpoints-test":          deps.API(webhooks.Function("webhook-endpoints-test")),
+	"webhook-endpoints-update":        deps.API(webhooks.Function("webhook-endpoints-update")),
+	"webhook-endpoints-verify":        deps.API(webhooks.Function("webhook-endpoints-verify")),
+	"webhook-event-types-list":        deps.API(webhooks.Function("webhook-event-types-list")),
 }
 
 // The handler types, as the local runtime names them.

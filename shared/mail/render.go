@@ -25,6 +25,9 @@ const (
 	// The self-service signup's messages (shared/signup).
 	TemplateSignupVerification = "signup-verification"
 	TemplateSignupDecision     = "signup-decision"
+	// TemplateWebhookDisabled tells a node's admins that its endpoint was disabled
+	// (shared/webhooks).
+	TemplateWebhookDisabled = "webhook-disabled"
 )
 
 // fielder is a message's data: the fields its templates name as .Data.<Field>.
@@ -83,6 +86,20 @@ type SignupDecision struct {
 
 func (d SignupDecision) fields() map[string]string {
 	return map[string]string{"FirstName": d.FirstName, "OrganizationName": d.OrganizationName, "Reason": d.Reason}
+}
+
+// WebhookDisabled is the data of the email telling a node's admins that one of its
+// webhook endpoints was disabled.
+type WebhookDisabled struct {
+	NodeName, EndpointID, URL string
+	// Reason says why (410 Gone, or failing for how long); FailingSince and
+	// LastError the failures.
+	Reason, FailingSince, LastError string
+}
+
+func (d WebhookDisabled) fields() map[string]string {
+	return map[string]string{"NodeName": d.NodeName, "EndpointID": d.EndpointID, "URL": d.URL, "Reason": d.Reason,
+		"FailingSince": d.FailingSince, "LastError": d.LastError}
 }
 
 // templates are the parsed files, parsed on first use (not at every function's init).

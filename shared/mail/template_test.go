@@ -27,6 +27,7 @@ func TestRenderedAsBefore(t *testing.T) {
 		TemplatePasswordReset:      PasswordReset{FirstName: "Al", Code: "12345678", Link: "http://x/reset-password", ValidFor: "15 minutes"},
 		TemplateSignupVerification: SignupVerification{FirstName: "Sue", OrganizationName: "Org 'Q' & Co", Link: "http://x/verify?t=1", ValidFor: "24 hours"},
 		TemplateSignupDecision:     SignupDecision{FirstName: "Bo", OrganizationName: "O<rg>", Reason: "line1\nline2 & <x>"},
+		TemplateWebhookDisabled:    WebhookDisabled{NodeName: "P<1>", EndpointID: "whe_1", URL: "https://h.example/in?a=1&b=2", Reason: "410 Gone", FailingSince: "2026-12-01T00:00:00Z", LastError: "<x>"},
 	}
 	for name, d := range datas {
 		for i, b := range brands {

@@ -12,6 +12,7 @@
 package smtpsettings
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -320,7 +321,7 @@ func (g Guard) CheckHost(host string) string {
 // dialled, after resolution.
 func (g Guard) Control(network, address string, c syscall.RawConn) error {
 	if !g.Local {
-		return ssrf.Guard{}.Control(network, address, c)
+		return ssrf.Guard{}.Control(context.Background(), network, address, c)
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {

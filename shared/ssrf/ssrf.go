@@ -145,11 +145,14 @@ func (g Guard) CheckURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// CheckAddr judges the address a connection is about to be made to.
-func (g Guard) CheckAddr(ip netip.Addr) error {
+// CheckAddr judges the address a connection is about to be made to, for a URL
+// whose host was host: an allowed host is let through only to its own literal
+// address (127.0.0.1 to 127.0.0.1), so a name that resolves to an allowed address
+// (localhost) is still refused.
+func (g Guard) CheckAddr(host string, ip netip.Addr) error {
 	ip = ip.WithZone("")
 	// Only the address exactly as listed: ::ffff:127.0.0.1 is not 127.0.0.1 here.
-	if g.Allow[ip.String()] {
+	if g.Allow[ip.String()] && strings.Trim(strings.ToLower(host), "[]") == ip.String() {
 		return nil
 	}
 	if reason := Classify(ip); reason != "" {
@@ -158,22 +161,29 @@ func (g Guard) CheckAddr(ip netip.Addr) error {
 	return nil
 }
 
-// Control is a net.Dialer's Control function: it runs after resolution, just before
-// the connection, with the address actually dialled.
-func (g Guard) Control(network, address string, _ syscall.RawConn) error {
+type hostKey struct{}
+
+// Control is a net.Dialer's ControlContext function: it runs after resolution, just
+// before the connection, with the address actually dialled (and, from the context
+// DialContext gives it, the host asked for).
+func (g Guard) Control(ctx context.Context, network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: unparsable address %q", ErrRefused, address)
 	}
-	return g.CheckAddr(ap.Addr())
+	host, _ := ctx.Value(hostKey{}).(string)
+	return g.CheckAddr(host, ap.Addr())
 }
 
-// Dialer connects only where the guard allows, giving up after timeout.
-func (g Guard) Dialer(timeout time.Duration) *net.Dialer {
-	return &net.Dialer{Timeout: timeout, Control: g.Control}
-}
-
-// DialContext is the dialer's DialContext, for an http.Transport.
+// DialContext is a dialer for an http.Transport that connects only where the guard
+// allows, giving up after timeout.
 func (g Guard) DialContext(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return g.Dialer(timeout).DialContext
+	d := &net.Dialer{Timeout: timeout, ControlContext: g.Control}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		return d.DialContext(context.WithValue(ctx, hostKey{}, host), network, addr)
+	}
 }

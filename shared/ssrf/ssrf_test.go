@@ -1,6 +1,7 @@
 package ssrf
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -93,23 +94,27 @@ func TestControl(t *testing.T) {
 	strict := Guard{}
 	cases := []struct {
 		g    Guard
+		host string
 		addr string
 		ok   bool
 	}{
-		{local, "127.0.0.1:8080", true},
-		{local, "127.0.0.2:8080", false},
-		{local, "[::1]:8080", false},
-		{local, "[::ffff:127.0.0.1]:8080", false},
-		{local, "10.0.0.1:443", false},
-		{local, "169.254.169.254:80", false},
-		{local, "93.184.215.14:443", true},
-		{strict, "127.0.0.1:8080", false},
-		{strict, "[fd00:ec2::254]:80", false},
-		{strict, "[2606:4700:4700::1111]:443", true},
-		{strict, "not-an-address:80", false},
+		{local, "127.0.0.1", "127.0.0.1:8080", true},
+		// A name that resolves to the allowed address is still refused.
+		{local, "localhost", "127.0.0.1:8080", false},
+		{local, "127.0.0.2", "127.0.0.2:8080", false},
+		{local, "::1", "[::1]:8080", false},
+		{local, "::ffff:127.0.0.1", "[::ffff:127.0.0.1]:8080", false},
+		{local, "10.0.0.1", "10.0.0.1:443", false},
+		{local, "169.254.169.254", "169.254.169.254:80", false},
+		{local, "93.184.215.14", "93.184.215.14:443", true},
+		{strict, "127.0.0.1", "127.0.0.1:8080", false},
+		{strict, "fd00:ec2::254", "[fd00:ec2::254]:80", false},
+		{strict, "2606:4700:4700::1111", "[2606:4700:4700::1111]:443", true},
+		{strict, "x", "not-an-address:80", false},
 	}
 	for _, c := range cases {
-		err := c.g.Control("tcp", c.addr, nil)
+		ctx := context.WithValue(context.Background(), hostKey{}, c.host)
+		err := c.g.Control(ctx, "tcp", c.addr, nil)
 		if (err == nil) != c.ok {
 			t.Errorf("Control(%s) with %v = %v, want ok=%v", c.addr, c.g.Allow, err, c.ok)
 		}

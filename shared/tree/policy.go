@@ -145,6 +145,26 @@ const (
 	OpSMTPTest   Operation = "smtp-settings.test"
 )
 
+// Webhook endpoints (shared/webhooks) belong to a distributor, partner or organization:
+// that node's admins and every admin above manage them, their deliveries and
+// replays; company staff and end users have none. The event catalog is for every
+// admin who may have endpoints.
+const (
+	OpWebhookEndpointsCreate  Operation = "webhook-endpoints.create"
+	OpWebhookEndpointsList    Operation = "webhook-endpoints.list"
+	OpWebhookEndpointsGet     Operation = "webhook-endpoints.get"
+	OpWebhookEndpointsUpdate  Operation = "webhook-endpoints.update"
+	OpWebhookEndpointsDelete  Operation = "webhook-endpoints.delete"
+	OpWebhookEndpointsRotate  Operation = "webhook-endpoints.rotate-secret"
+	OpWebhookEndpointsVerify  Operation = "webhook-endpoints.verify"
+	OpWebhookEndpointsEnable  Operation = "webhook-endpoints.enable"
+	OpWebhookEndpointsTest    Operation = "webhook-endpoints.test"
+	OpWebhookEndpointsRecover Operation = "webhook-endpoints.recover"
+	OpWebhookDeliveriesList   Operation = "webhook-deliveries.list"
+	OpWebhookDeliveriesResend Operation = "webhook-deliveries.redeliver"
+	OpWebhookEventTypesList   Operation = "webhook-event-types.list"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -247,6 +267,20 @@ var Policy = map[Operation]Rule{
 	OpSMTPPut:    {MinRole: RoleOrganizationAdmin},
 	OpSMTPDelete: {MinRole: RoleOrganizationAdmin},
 	OpSMTPTest:   {MinRole: RoleOrganizationAdmin},
+
+	OpWebhookEndpointsCreate:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsList:    {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsGet:     {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsUpdate:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsDelete:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsRotate:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsVerify:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsEnable:  {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsTest:    {MinRole: RoleOrganizationAdmin},
+	OpWebhookEndpointsRecover: {MinRole: RoleOrganizationAdmin},
+	OpWebhookDeliveriesList:   {MinRole: RoleOrganizationAdmin},
+	OpWebhookDeliveriesResend: {MinRole: RoleOrganizationAdmin},
+	OpWebhookEventTypesList:   {MinRole: RoleOrganizationAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,

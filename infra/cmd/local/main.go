@@ -72,7 +72,8 @@ func run() error {
 		Seed: func(ctx context.Context, _ map[string]string) error {
 			return signin.SeedPlatformAdmin(ctx, email, password)
 		},
-		Logger: logger,
+		Logger:     logger,
+		Parameters: local.ParametersFromEnv(),
 	})
 	if err != nil {
 		if ctx.Err() != nil {

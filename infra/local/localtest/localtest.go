@@ -135,11 +135,21 @@ type System struct {
 	PoolID  string
 }
 
+// The webhook schedule of the tests' system: four retries a second apart (about
+// 4 s), and an endpoint disabled after failing for 10 s.
+const (
+	TestRetrySchedule = "1s,1s,1s,1s"
+	TestDisableAfter  = "10s"
+)
+
 // StartSystem starts the whole local system (local.Start) with logger and the
 // platform admin adminEmail / adminPassword; Stop ends it.
 func StartSystem(ctx context.Context, logger *slog.Logger, adminEmail, adminPassword string) (_ *System, err error) {
 	sys, err := local.Start(ctx, local.Options{
 		Logger: logger,
+		// The webhook retry schedule compressed to seconds, so that the tests see a
+		// delivery retried and given up on, and an endpoint disabled, in a test's time.
+		Parameters: map[string]string{"WebhookRetrySchedule": TestRetrySchedule, "WebhookDisableAfter": TestDisableAfter},
 		Seed: func(ctx context.Context, _ map[string]string) error {
 			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
 		},

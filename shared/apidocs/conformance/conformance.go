@@ -39,6 +39,8 @@ const DocumentURL = "https://opsconsole.invalid/openapi.json"
 type Checker struct {
 	doc   any
 	paths []*pathTemplate
+	// webhooks are the schemas of the document's webhooks section, by event type.
+	webhooks map[string]*jsonschema.Schema
 
 	mu         sync.Mutex
 	violations []string
@@ -132,7 +134,33 @@ func LoadDocument(docJSON []byte) (*Checker, error) {
 		c.paths = append(c.paths, pt)
 	}
 	sort.Slice(c.paths, func(i, j int) bool { return c.paths[i].template < c.paths[j].template })
+	c.webhooks = map[string]*jsonschema.Schema{}
+	hooks, _ := root["webhooks"].(map[string]any)
+	for name := range hooks {
+		sch, err := comp.Compile(DocumentURL + "#/webhooks/" + escape(name) + "/post/requestBody/content/application~1json/schema")
+		if err != nil {
+			return nil, fmt.Errorf("conformance: webhook %s: %w", name, err)
+		}
+		c.webhooks[name] = sch
+	}
 	return c, nil
+}
+
+// CheckWebhook validates the body of a delivery of event type typ against the
+// schema the document's webhooks section gives it.
+func (c *Checker) CheckWebhook(typ string, body []byte) error {
+	sch, ok := c.webhooks[typ]
+	if !ok {
+		return fmt.Errorf("conformance: the document has no webhook %q", typ)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("conformance: webhook %s: the body is not JSON: %w", typ, err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		return fmt.Errorf("conformance: webhook %s does not conform:\n%s", typ, details(err))
+	}
+	return nil
 }
 
 func (c *Checker) loadPath(comp *jsonschema.Compiler, tpl string, item any) (*pathTemplate, error) {

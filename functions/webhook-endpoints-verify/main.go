@@ -1,0 +1,14 @@
+// Command webhook-endpoints-verify is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
+package main
+
+import (
+	"opsconsole/shared/deps"
+	"opsconsole/shared/function"
+	"opsconsole/shared/webhooks"
+)
+
+func main() {
+	function.Start(deps.API(webhooks.Function("webhook-endpoints-verify")))
+}
