@@ -24,6 +24,7 @@ var walkExempt = map[string]string{
 	"POST /v1/auth/challenge":       "the TOTP step of a sign-in",
 	"POST /v1/auth/refresh":         "new tokens for a session; nothing changes",
 	"POST /v1/auth/logout":          "revokes the caller's tokens; in the function log",
+	"POST /v1/auth/token":           "an API client's token: it changes no resource (only the client's lastUsedAt, shown by GET); in the function log (and counted by the throttle)",
 	"POST /v1/auth/password/forgot": "sends a reset code (one answer whether the account exists or not: an entry would tell); the reset itself is audited",
 	"POST /v1/me/mfa/totp":          "begins an enrolment (a secret in Cognito); the verification that completes it is audited",
 	"POST /v1/signup/{partnerId}":   "writes only the unverified signup (no organization exists yet, and one answer whether the partner takes signups or not); the verification that creates the organization is audited",
@@ -301,6 +302,34 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 		id := lic(t)
 		do(t, req{method: "POST", path: "/v1/licenses/" + id + "/deactivate", token: tok}).expect(t, 200)
 		r := req{method: "POST", path: "/v1/licenses/" + id + "/activate", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	client := func(t *testing.T) string {
+		return createClient(t, tok, map[string]any{"nodeId": part.ID, "name": unique("Walk Client"), "role": "partner_admin"}).ID
+	}
+	steps["POST /v1/api-clients"] = func(t *testing.T) walkCall {
+		r := req{method: "POST", path: "/v1/api-clients", token: tok, body: map[string]any{"nodeId": part.ID, "name": unique("Walk Client"), "role": "partner_admin"}}
+		bad := req{method: "POST", path: "/v1/api-clients", token: tok, body: map[string]any{"nodeId": part.ID, "name": "x", "role": "root"}}
+		return walkCall{req: r, fromRes: idOf, actor: adminID, refused: &bad}
+	}
+	steps["PATCH /v1/api-clients/{id}"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "PATCH", path: "/v1/api-clients/" + id, token: tok, body: map[string]any{"readOnly": true}}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["DELETE /v1/api-clients/{id}"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "DELETE", path: "/v1/api-clients/" + id, token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/api-clients/{id}/revoke"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "POST", path: "/v1/api-clients/" + id + "/revoke", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/api-clients/{id}/rotate-secret"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "POST", path: "/v1/api-clients/" + id + "/rotate-secret", token: tok}
 		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
 	}
 	steps["POST /v1/impersonations"] = func(t *testing.T) walkCall {

@@ -35,17 +35,18 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
-		"licenses": {matrixAll}, "client-services": {matrixAll},
+		"licenses": {matrixAll}, "client-services": {matrixAll}, "api-clients": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
-		"client-services": {matrixAll},
+		"client-services": {matrixAll}, "api-clients": {matrixAll},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch.
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": {matrixAll},
+		"api-clients": {matrixAll},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's. Its client services are the organization's own business (the
@@ -53,10 +54,13 @@ var mayDo = map[tree.Role]map[string][]string{
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": {matrixAll},
+		"api-clients": {matrixAll},
 	},
-	// Company staff read their company and manage its end users.
+	// Company staff read their company and manage its end users. Every admin manages
+	// the API clients of its node and below.
 	tree.RoleCompanyAdmin: {
 		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
+		"api-clients": {matrixAll},
 	},
 	// An end user has a profile and nothing else of the console.
 	tree.RoleEndUser: {"me": {"get"}},
@@ -149,6 +153,10 @@ type matrixWorld struct {
 	// exports holds an export of each node's log by node id (the targets of
 	// GET /v1/audit-logs/exports/{id}), made by TestAuthorizationMatrix.
 	exports map[string]string
+	// clients is set in the copy whose callers are API clients (asAPIClients); person
+	// is then the fixture of people it was made from.
+	clients bool
+	person  *matrixWorld
 }
 
 var (
@@ -380,6 +388,12 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 		// Client services (matrix_clientservices_test.go): the targets are services of
 		// the fixture's organizations.
 		w.clientServiceCells(rt, cell)
+		return out
+	}
+	if seg[0] == "api-clients" {
+		// API clients (matrix_apiclients_test.go): the targets are clients of the
+		// fixture's distributors, partners, organizations and companies.
+		w.apiClientCells(rt, cell)
 		return out
 	}
 	if seg[0] == "users" {

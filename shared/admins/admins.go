@@ -72,5 +72,16 @@ func Count(ctx context.Context, st *store.Store, nodeID string) (int, error) {
 	return len(it.IDs), nil
 }
 
+// List reads the user ids of nodeID's active admins (strongly consistent; one
+// GetItem).
+func List(ctx context.Context, st *store.Store, nodeID string) ([]string, error) {
+	var it item
+	err := st.Get(ctx, Key(nodeID), &it)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return it.IDs, err
+}
+
 // MinRecommended is the number of active admins below which a node is flagged.
 const MinRecommended = 2

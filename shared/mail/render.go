@@ -25,6 +25,9 @@ const (
 	// The self-service signup's messages (shared/signup).
 	TemplateSignupVerification = "signup-verification"
 	TemplateSignupDecision     = "signup-decision"
+	// TemplateAPIClient tells a node's admins that an API client was created or its
+	// secret rotated (shared/apiclients).
+	TemplateAPIClient = "api-client"
 )
 
 // fielder is a message's data: the fields its templates name as .Data.<Field>.
@@ -83,6 +86,19 @@ type SignupDecision struct {
 
 func (d SignupDecision) fields() map[string]string {
 	return map[string]string{"FirstName": d.FirstName, "OrganizationName": d.OrganizationName, "Reason": d.Reason}
+}
+
+// APIClientNotice is the data of the email that tells a node's admins of a new API
+// client or a rotated secret.
+type APIClientNotice struct {
+	// Event is "created" or "rotated the secret of"; By the user's email.
+	Event, By                      string
+	ClientName, ClientID, NodeName string
+	Role                           string
+}
+
+func (d APIClientNotice) fields() map[string]string {
+	return map[string]string{"Event": d.Event, "By": d.By, "ClientName": d.ClientName, "ClientID": d.ClientID, "NodeName": d.NodeName, "Role": d.Role}
 }
 
 // templates are the parsed files, parsed on first use (not at every function's init).

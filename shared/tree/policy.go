@@ -126,6 +126,18 @@ const (
 	OpClientServicesDelete         Operation = "client-services.delete"
 )
 
+// API clients (shared/apiclients) are machine credentials at a node: its admins and
+// every admin above manage them; end users have none.
+const (
+	OpAPIClientsCreate       Operation = "api-clients.create"
+	OpAPIClientsList         Operation = "api-clients.list"
+	OpAPIClientsGet          Operation = "api-clients.get"
+	OpAPIClientsUpdate       Operation = "api-clients.update"
+	OpAPIClientsRotateSecret Operation = "api-clients.rotate-secret"
+	OpAPIClientsRevoke       Operation = "api-clients.revoke"
+	OpAPIClientsDelete       Operation = "api-clients.delete"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -218,6 +230,14 @@ var Policy = map[Operation]Rule{
 	OpClientServicesActivate:       {MinRole: RoleOrganizationAdmin},
 	OpClientServicesDeactivate:     {MinRole: RoleOrganizationAdmin},
 	OpClientServicesDelete:         {MinRole: RoleOrganizationAdmin},
+
+	OpAPIClientsCreate:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsList:         {MinRole: RoleCompanyAdmin},
+	OpAPIClientsGet:          {MinRole: RoleCompanyAdmin},
+	OpAPIClientsUpdate:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsRotateSecret: {MinRole: RoleCompanyAdmin},
+	OpAPIClientsRevoke:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsDelete:       {MinRole: RoleCompanyAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,
