@@ -68,6 +68,17 @@ func TestAuditIsImmutable(t *testing.T) {
 		}
 		for _, f := range fns {
 			own, set := tpl.Resources[f.LogicalID].Properties["PermissionsBoundary"]
+			if f.Role != nil {
+				// SAM applies neither Globals' boundary nor the function's to a role it
+				// did not make: a shared role must carry the boundary itself.
+				if got := References(f.Role.Properties["PermissionsBoundary"]); !slices.Equal(got, []string{"AuditImmutableBoundary"}) {
+					t.Errorf("%s: its role %s has the boundary %v, want AuditImmutableBoundary", f.LogicalID, f.Role.LogicalID, got)
+				}
+				if f.LogicalID == "AuditWriterFunction" {
+					t.Errorf("AuditWriterFunction shares role %s; it needs its own, with AuditWriterBoundary", f.Role.LogicalID)
+				}
+				continue
+			}
 			switch {
 			case f.LogicalID == "AuditWriterFunction":
 				if !slices.Equal(References(own), []string{"AuditWriterBoundary"}) {
