@@ -25,6 +25,8 @@ PRICES = {
     # https://aws.amazon.com/sqs/pricing/ : standard queues, per million requests
     # (each 64 KB chunk of a payload is one request).
     "sqs_per_million": 0.40,
+    # FIFO queues (the ordered stream consumers', docs/streams.md).
+    "sqs_fifo_per_million": 0.50,
     # https://aws.amazon.com/kms/pricing/ : $0.03 per 10,000 requests.
     "kms_per_request": 0.03 / 10_000,
     # https://aws.amazon.com/ses/pricing/ : $0.10 per 1,000 emails.
@@ -82,6 +84,13 @@ MIX = [
 # (2 WRU with its idempotency condition). Stream reads by Lambda are free.
 PER_CHANGE = {"wru": 3 + 2, "lambda_ms": 15, "source": "measurements.md: audit-writer 1 WCU per entry, one entry per node of the lineage"}
 
+# The stream router (docs/streams.md): per change, one message to the audit writer's
+# standard queue and one to the tree counter's FIFO queue, each 3 SQS requests at low
+# traffic (send, receive, delete; a tenth of that when batched by 10), and one router
+# invocation of about 10 ms (one per stream batch: at low traffic one per write).
+PER_CHANGE_ROUTED = {"standard_messages": 1, "fifo_messages": 1, "requests_per_message": 3,
+                     "router_invocations": 1, "router_ms": 10}
+
 # Webhook delivery, per delivery: SQS send, receive, delete (3 requests); the KMS
 # Decrypt of the endpoint's secret is cached by the delivery function (1 in 100 assumed).
 PER_DELIVERY = {"sqs": 3, "kms": 0.01}
@@ -113,6 +122,11 @@ def compute(mix=None, xray_sampled=None):
         changes = n * c.stream_changes
         add("DynamoDB (read and write request units)", changes * PER_CHANGE["wru"] * PRICES["ddb_per_million_wru"] / MILLION)
         add("Lambda (requests and GB-seconds)", changes * gb * PER_CHANGE["lambda_ms"] / 1000 * PRICES["lambda_gb_second"])
+        r = PER_CHANGE_ROUTED
+        add("SQS (stream consumers' queues)", changes * r["requests_per_message"] / MILLION
+            * (r["standard_messages"] * PRICES["sqs_per_million"] + r["fifo_messages"] * PRICES["sqs_fifo_per_million"]))
+        add("Lambda (requests and GB-seconds)", changes * r["router_invocations"]
+            * (PRICES["lambda_per_million_requests"] / MILLION + gb * r["router_ms"] / 1000 * PRICES["lambda_gb_second"]))
         deliveries = n * c.webhook_deliveries
         add("SQS (webhook deliveries)", deliveries * PER_DELIVERY["sqs"] * PRICES["sqs_per_million"] / MILLION)
         add("KMS (webhook secrets, cached)", deliveries * PER_DELIVERY["kms"] * PRICES["kms_per_request"])
@@ -142,7 +156,9 @@ def main():
         w(f"| {c.name} | {c.share:.0%} | {c.rru:g} | {c.wru:g} | {c.ms:g} | {c.source} |")
     w("")
     w(f"Each write also puts one change record on the stream: the audit-writer and the tree-counter")
-    w(f"write {PER_CHANGE['wru']} WRU more for it ({PER_CHANGE['source']}). Stream reads by Lambda are free.")
+    w(f"write {PER_CHANGE['wru']} WRU more for it ({PER_CHANGE['source']}). Stream reads by Lambda are free;")
+    w("the stream router (docs/streams.md) sends each write's change record to the audit writer's queue and its")
+    w(f"node item to the tree counter's FIFO queue, {PER_CHANGE_ROUTED['requests_per_message']} SQS requests a message unbatched, and is invoked once.")
     w(f"Assumed: {CALLS_PER_MAU:,} calls per monthly active user, {EMAILS_PER_MILLION} emails per million")
     w("calls, one CloudWatch Logs line of ours plus Lambda's platform lines (about 1.4 KB) per call.")
     w("")

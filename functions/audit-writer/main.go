@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler {
+	function.Start(deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
 	}))
 }

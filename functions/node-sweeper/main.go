@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	function.Start(deps.Stream(sweep.Function))
+	function.Start(deps.Consumer(sweep.Function))
 }

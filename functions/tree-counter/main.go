@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }))
+	function.Start(deps.Consumer(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }))
 }

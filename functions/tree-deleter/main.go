@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	function.Start(deps.Stream(func(d deps.Deps) function.StreamHandler {
+	function.Start(deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
 		// budget, then records its progress, which starts the next run.
 		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle

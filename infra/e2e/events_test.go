@@ -11,11 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/consumers"
 	"opsconsole/shared/lambdas"
 )
 
 // TestAuditWriterWithTheSampleEvent invokes the audit-log function's real handler with
-// events/stream-change-record.json, twice, and checks that the change record became
+// events/stream-change-record.json as its queue carries it (the router sends it only
+// the change record), twice, and checks that the change record became
 // one entry in each node of its scope, that the node change beside it was ignored, and
 // that the replay changed nothing.
 func TestAuditWriterWithTheSampleEvent(t *testing.T) {
@@ -31,8 +33,14 @@ func TestAuditWriterWithTheSampleEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As its queue delivers the records behind the stream router.
+	writer, _ := consumers.Named("audit-writer")
+	qev, err := writer.QueueEvent(ev)
+	if err != nil || len(qev.Records) != 1 {
+		t.Fatalf("queue event %+v: %v", qev, err)
+	}
 	for i := range 2 {
-		res, err := fn.Stream(context.Background(), ev)
+		res, err := fn.SQS(context.Background(), qev)
 		if err != nil || len(res.BatchItemFailures) != 0 {
 			t.Fatalf("invocation %d: %v %+v", i+1, err, res)
 		}

@@ -103,6 +103,9 @@ func TestRequests(t *testing.T) {
 	if q := one(awscall.Call{Service: "SQS", Operation: "SendMessage", Input: &sqsInput{QueueUrl: aws.String("http://localhost:5000/123456789012/q1")}}); q.Resource != "arn:aws:sqs:us-east-1:123456789012:q1" {
 		t.Errorf("SQS: %+v", q)
 	}
+	if q := one(awscall.Call{Service: "SQS", Operation: "SendMessageBatch", Input: &sqsInput{QueueUrl: aws.String("http://localhost:5000/123456789012/q1.fifo")}}); q.Action != "sqs:SendMessage" || q.Resource != "arn:aws:sqs:us-east-1:123456789012:q1.fifo" {
+		t.Errorf("SendMessageBatch: %+v", q)
+	}
 	type s3Input struct{ Bucket, Key *string }
 	if q := one(awscall.Call{Service: "S3", Operation: "HeadObject", Input: &s3Input{Bucket: aws.String("b"), Key: aws.String("k")}}); q.Action != "s3:GetObject" || q.Resource != "arn:aws:s3:::b/k" {
 		t.Errorf("S3: %+v", q)

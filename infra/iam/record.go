@@ -171,6 +171,14 @@ var s3Actions = map[string]string{
 	"CreateMultipartUpload": "s3:PutObject", "UploadPart": "s3:PutObject", "CompleteMultipartUpload": "s3:PutObject",
 }
 
+// sqsActions are the SQS operations whose IAM action is not sqs:<operation>: a batch
+// call is authorized as its single form (the SQS developer guide's "Amazon SQS API
+// permissions: Actions and resource reference").
+var sqsActions = map[string]string{
+	"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
+	"ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
 // Requests turns one call into the IAM requests AWS authorizes for it.
 func (r *Recorder) Requests(c awscall.Call) ([]Request, error) {
 	prefix, ok := prefixes[c.Service]
@@ -230,6 +238,9 @@ func (r *Recorder) Requests(c awscall.Call) ([]Request, error) {
 	}
 	action := prefix + ":" + c.Operation
 	if a, ok := s3Actions[c.Operation]; ok && prefix == "s3" {
+		action = a
+	}
+	if a, ok := sqsActions[c.Operation]; ok && prefix == "sqs" {
 		action = a
 	}
 	return []Request{one(action, resource)}, nil

@@ -28,9 +28,11 @@ func (f *fakeQueue) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ..
 	return out, nil
 }
 
-func (f *fakeQueue) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
-	f.deleted = append(f.deleted, *in.ReceiptHandle)
-	return &sqs.DeleteMessageOutput{}, nil
+func (f *fakeQueue) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	for _, e := range in.Entries {
+		f.deleted = append(f.deleted, *e.ReceiptHandle)
+	}
+	return &sqs.DeleteMessageBatchOutput{}, nil
 }
 
 // TestPollQueue: what the poller deletes after the consumer answers: the whole batch
@@ -72,7 +74,7 @@ func TestPollQueue(t *testing.T) {
 				got = ev
 				_, deadline = ctx.Deadline()
 				return c.answer, c.err
-			}, log)
+			}, &QueueStats{}, log)
 			if len(got.Records) != 3 || got.Records[1].Body != `{"id":"b"}` || got.Records[0].EventSourceARN != q.ARN ||
 				got.Records[0].Attributes["ApproximateReceiveCount"] != "1" {
 				t.Errorf("event %+v", got)

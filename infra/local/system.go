@@ -88,6 +88,18 @@ type System struct {
 	mu       sync.Mutex
 	errs     []error
 	handlers map[string]lambdas.Function
+	// queueStats are the SQS mappings' counters, by queue logical id (set in Start).
+	queueStats map[string]*QueueStats
+}
+
+// QueueStats are the counters of the SQS mapping of each queue, by the queue's
+// logical id: receives, messages, invocations, DeleteMessageBatch calls.
+func (s *System) QueueStats() map[string]QueueCounts {
+	out := make(map[string]QueueCounts, len(s.queueStats))
+	for id, st := range s.queueStats {
+		out[id] = st.Counts()
+	}
+	return out
 }
 
 // running guards the process environment: one System at a time per process.
@@ -104,7 +116,7 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 	if !running.TryLock() {
 		return nil, errRunning
 	}
-	s := &System{log: opts.Logger, handlers: map[string]lambdas.Function{}}
+	s := &System{log: opts.Logger, handlers: map[string]lambdas.Function{}, queueStats: map[string]*QueueStats{}}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
@@ -241,11 +253,15 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 			s.log.Info("queue mapping disabled in the template", "function", m.Function, "event", m.Event)
 			continue
 		}
-		s.pollers.Add(1)
-		go func() {
-			defer s.pollers.Done()
-			pollQueue(pollCtx, sqsClient, q, m, s.queueHandler(m.Function), s.log)
-		}()
+		stats := &QueueStats{}
+		s.queueStats[m.Queue] = stats
+		for range pollersPerMapping {
+			s.pollers.Add(1)
+			go func() {
+				defer s.pollers.Done()
+				pollQueue(pollCtx, sqsClient, q, m, s.queueHandler(m.Function), stats, s.log)
+			}()
+		}
 	}
 	s.Took = time.Since(began)
 	return s, nil

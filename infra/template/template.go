@@ -746,8 +746,11 @@ type QueueMapping struct {
 	// Queue is the logical id of the queue when Queue is a GetAtt of its Arn.
 	Queue string
 	// BatchSize defaults to 10.
-	BatchSize             int
-	FunctionResponseTypes []string
+	BatchSize int
+	// MaximumBatchingWindowInSeconds defaults to 0: a batch is invoked as soon as a
+	// poll returns messages.
+	MaximumBatchingWindowInSeconds int
+	FunctionResponseTypes          []string
 	// Enabled defaults to true.
 	Enabled bool
 }
@@ -780,6 +783,11 @@ func (t *Template) QueueMappings() ([]QueueMapping, error) {
 			m.Queue = g.Resource
 			if v, ok := p["BatchSize"]; ok {
 				if m.BatchSize, err = toInt("BatchSize", v); err != nil {
+					return nil, fmt.Errorf("function %s event %s: %w", f.LogicalID, e.Name, err)
+				}
+			}
+			if v, ok := p["MaximumBatchingWindowInSeconds"]; ok {
+				if m.MaximumBatchingWindowInSeconds, err = toInt("MaximumBatchingWindowInSeconds", v); err != nil {
 					return nil, fmt.Errorf("function %s event %s: %w", f.LogicalID, e.Name, err)
 				}
 			}

@@ -37,10 +37,11 @@ func TestFunctions(t *testing.T) {
 		{"DocsUIFunction", "docs-ui", []string{"Assets:HttpApi", "Index:HttpApi"}},
 		{"MeGetFunction", "me-get", []string{"Api:HttpApi"}},
 		{"DistributorsDeleteFunction", "distributors-delete", []string{"Api:HttpApi"}},
-		{"AuditWriterFunction", "audit-writer", []string{"TableStream:DynamoDB"}},
-		{"TreeCounterFunction", "tree-counter", []string{"TableStream:DynamoDB"}},
-		{"TreeDeleterFunction", "tree-deleter", []string{"TableStream:DynamoDB"}},
-		{"NodeSweeperFunction", "node-sweeper", []string{"TableStream:DynamoDB"}},
+		{"StreamRouterFunction", "stream-router", []string{"TableStream:DynamoDB"}},
+		{"AuditWriterFunction", "audit-writer", []string{"Queue:SQS"}},
+		{"TreeCounterFunction", "tree-counter", []string{"Queue:SQS"}},
+		{"TreeDeleterFunction", "tree-deleter", []string{"Queue:SQS"}},
+		{"NodeSweeperFunction", "node-sweeper", []string{"Queue:SQS"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.logicalID, func(t *testing.T) {
@@ -143,52 +144,42 @@ func TestStreamMappings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The consumers read the table's one stream with the same failure handling (and,
-	// but for the tree deleter, the same batching); they differ in what their filters
-	// let through and where the batches they give up on go.
-	consumer := func(function, logicalID, pattern, queue string) StreamMapping {
-		return StreamMapping{
-			Function: function, FunctionLogicalID: logicalID, Event: "TableStream", Timeout: 60,
-			Stream: GetAtt{"Table", "StreamArn"}, StreamResource: "Table",
-			StartingPosition: "TRIM_HORIZON", BatchSize: 100, MaximumBatchingWindowInSeconds: 1,
-			FunctionResponseTypes: []string{"ReportBatchItemFailures"}, BisectBatchOnFunctionError: true,
-			MaximumRetryAttempts: 10, MaximumRecordAgeInSeconds: 86400, ParallelizationFactor: 1,
-			Enabled:              true,
-			FilterPatterns:       []string{pattern},
-			OnFailureDestination: queue, OnFailureDestinationValue: GetAtt{queue, "Arn"},
-			OnFailureType: "SQS",
-		}
+	// The stream router is the stream's one reader (shared/consumers): no filter, it
+	// retries until a record is a day old, then sends it to its on-failure queue.
+	want := []StreamMapping{{
+		Function: "stream-router", FunctionLogicalID: "StreamRouterFunction", Event: "TableStream", Timeout: 60,
+		Stream: GetAtt{"Table", "StreamArn"}, StreamResource: "Table",
+		StartingPosition: "TRIM_HORIZON", BatchSize: 100,
+		FunctionResponseTypes: []string{"ReportBatchItemFailures"}, BisectBatchOnFunctionError: true,
+		MaximumRetryAttempts: -1, MaximumRecordAgeInSeconds: 86400, ParallelizationFactor: 1,
+		Enabled:              true,
+		OnFailureDestination: "StreamRouterFailureQueue", OnFailureDestinationValue: GetAtt{"StreamRouterFailureQueue", "Arn"},
+		OnFailureType: "SQS",
+	}}
+	if !reflect.DeepEqual(ms, want) {
+		t.Errorf("got  %+v\nwant %+v", ms, want)
 	}
-	// The node sweeper makes a Cognito call and a transaction per user of each
-	// removed node: small batches, and time for a node with many users.
-	sweeper := consumer("node-sweeper", "NodeSweeperFunction",
-		`{"eventName": ["REMOVE"], "dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "NodeSweeperFailureQueue")
-	sweeper.Timeout, sweeper.BatchSize = 300, 10
-	want := []StreamMapping{
-		consumer("audit-writer", "AuditWriterFunction",
-			`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"type": {"S": ["change"]}}}}`, "AuditFailureQueue"),
-		sweeper,
-		consumer("tree-counter", "TreeCounterFunction",
-			`{"dynamodb": {"Keys": {"SK": {"S": ["NODE"]}}}}`, "TreeCounterFailureQueue"),
+}
+
+func TestQueueMappings(t *testing.T) {
+	ms, err := load(t).QueueMappings()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The tree deleter runs one cascade job per invocation, for up to 15 minutes, and
-	// several jobs of one shard side by side.
-	deleter := consumer("tree-deleter", "TreeDeleterFunction",
-		`{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"SK": {"S": ["CASCADE"]}}}}`, "TreeDeleterFailureQueue")
-	deleter.Timeout, deleter.BatchSize, deleter.MaximumBatchingWindowInSeconds, deleter.ParallelizationFactor = 900, 1, 0, 10
-	want = append(want, deleter)
-	if len(ms) != len(want) {
-		t.Fatalf("got %d stream mappings, want %d: %+v", len(ms), len(want), ms)
+	q := func(function, logicalID, queue string, timeout, batch, window int) QueueMapping {
+		return QueueMapping{Function: function, FunctionLogicalID: logicalID, Event: "Queue", Timeout: timeout, Queue: queue,
+			BatchSize: batch, MaximumBatchingWindowInSeconds: window, FunctionResponseTypes: []string{"ReportBatchItemFailures"}, Enabled: true}
 	}
-	for i, m := range ms {
-		t.Run(want[i].Function, func(t *testing.T) {
-			if !reflect.DeepEqual(m, want[i]) {
-				t.Errorf("got  %+v\nwant %+v", m, want[i])
-			}
-			if !m.ReportsBatchItemFailures() {
-				t.Error("ReportsBatchItemFailures = false")
-			}
-		})
+	want := []QueueMapping{
+		{Function: "audit-exporter", FunctionLogicalID: "AuditExporterFunction", Event: "Jobs", Timeout: 900, Queue: "AuditExportQueue",
+			BatchSize: 1, FunctionResponseTypes: []string{"ReportBatchItemFailures"}, Enabled: true},
+		q("audit-writer", "AuditWriterFunction", "AuditWriterQueue", 60, 100, 1),
+		q("node-sweeper", "NodeSweeperFunction", "NodeSweeperQueue", 300, 10, 1),
+		q("tree-counter", "TreeCounterFunction", "TreeCounterQueue", 60, 10, 0),
+		q("tree-deleter", "TreeDeleterFunction", "TreeDeleterQueue", 900, 1, 0),
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Errorf("got  %+v\nwant %+v", ms, want)
 	}
 }
 
@@ -201,7 +192,9 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"MachineUserPoolClient", "UserPoolClient"}},
-		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
+		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditWriterDeadLetterQueue", "AuditWriterQueue",
+			"NodeSweeperDeadLetterQueue", "NodeSweeperQueue", "StreamRouterFailureQueue", "TreeCounterDeadLetterQueue", "TreeCounterQueue",
+			"TreeDeleterDeadLetterQueue", "TreeDeleterQueue"}},
 		{"AWS::KMS::Key", []string{"SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},

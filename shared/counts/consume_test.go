@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/consumers"
 	"opsconsole/shared/counts"
 	"opsconsole/shared/lambdas"
 	"opsconsole/shared/nodes"
@@ -408,8 +409,8 @@ func checkMarker(t *testing.T, st *store.Store, id string, want markerWant) {
 }
 
 // TestTreeCounterWithTheSampleEvent invokes the tree-counter function's real handler,
-// as lambdas.Build makes it from the environment, with events/stream-node-insert.json,
-// twice: the partner is counted once under its distributor.
+// as lambdas.Build makes it from the environment, with events/stream-node-insert.json
+// as its queue carries it, twice: the partner is counted once under its distributor.
 func TestTreeCounterWithTheSampleEvent(t *testing.T) {
 	e := needLocal(t)
 	raw, err := os.ReadFile("../../events/stream-node-insert.json")
@@ -426,8 +427,14 @@ func TestTreeCounterWithTheSampleEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As its queue delivers the record behind the stream router.
+	counter, _ := consumers.Named("tree-counter")
+	qev, err := counter.QueueEvent(ev)
+	if err != nil || len(qev.Records) != 1 {
+		t.Fatalf("queue event %+v: %v", qev, err)
+	}
 	for i := range 2 {
-		res, err := fn.Stream(context.Background(), ev)
+		res, err := fn.SQS(context.Background(), qev)
 		if err != nil || len(res.BatchItemFailures) != 0 {
 			t.Fatalf("invocation %d: %v %+v", i+1, err, res)
 		}

@@ -22,13 +22,15 @@ import (
 	"opsconsole/infra/local/localtest"
 	"opsconsole/infra/streams"
 	"opsconsole/infra/template"
+	"opsconsole/shared/consumers"
 	"opsconsole/shared/store"
 )
 
 // The integration tests run against a real DynamoDB Local with the table template.yaml
 // declares, created by infra/local. Their stream records are real too: a stream
-// mapping of infra/streams, with the tree counter's own filter from the template,
-// captures what the tree-counter function would be invoked with, and the tests hand
+// mapping of infra/streams, the stream router's from the template with the tree
+// counter's filter and projection from shared/consumers, captures what the
+// tree-counter function would be invoked with, and the tests hand
 // those records to the consumer in the orders a Lambda event source mapping can
 // deliver them (once, replayed, bisected and retried, concurrently).
 
@@ -59,8 +61,9 @@ func needLocal(t *testing.T) *env {
 	return theEnv
 }
 
-// startCapture runs a stream mapping with the tree counter's own filter from the
-// template, whose stand-in function captures every record.
+// startCapture runs the stream router's mapping from the template, whose stand-in
+// function captures every record the router would send the tree counter, as its
+// queue carries it (the consumer's filter and projection, shared/consumers).
 func startCapture(tbl *localtest.Table) (*env, error) {
 	var mapping *template.StreamMapping
 	ms, err := tbl.Template.StreamMappings()
@@ -68,14 +71,18 @@ func startCapture(tbl *localtest.Table) (*env, error) {
 		return nil, err
 	}
 	for i := range ms {
-		if ms[i].Function == "tree-counter" {
+		if ms[i].Function == "stream-router" {
 			mapping = &ms[i]
 		}
 	}
 	if mapping == nil {
-		return nil, errors.New("template.yaml has no stream mapping for tree-counter")
+		return nil, errors.New("template.yaml has no stream mapping for stream-router")
 	}
-	e := &env{db: tbl.DB, st: tbl.Store, captured: &capture{byParent: map[string][]events.DynamoDBEventRecord{}}}
+	counter, ok := consumers.Named("tree-counter")
+	if !ok {
+		return nil, errors.New("shared/consumers has no tree-counter")
+	}
+	e := &env{db: tbl.DB, st: tbl.Store, captured: &capture{byParent: map[string][]events.DynamoDBEventRecord{}, counter: counter}}
 	streamsClient := dynamodbstreams.NewFromConfig(local.AWSConfig(), func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(tbl.Services.DynamoDBURL)
 	})
@@ -100,14 +107,26 @@ func startCapture(tbl *localtest.Table) (*env, error) {
 type capture struct {
 	mu       sync.Mutex
 	byParent map[string][]events.DynamoDBEventRecord
-	// stray are records the template's filter should have kept from the function.
+	// stray are records the consumer's filter should have kept from the function.
 	stray []string
+	// counter is the tree counter's entry in the router's table.
+	counter consumers.Consumer
 }
 
 func (c *capture) handle(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range ev.Records {
+		if !c.counter.Match(r) {
+			continue
+		}
+		m, err := c.counter.Encode(r)
+		if err == nil {
+			r, err = consumers.Decode(m.Body)
+		}
+		if err != nil {
+			return events.DynamoDBEventResponse{}, err
+		}
 		if sk := r.Change.Keys["SK"]; sk.DataType() != events.DataTypeString || sk.String() != "NODE" {
 			c.stray = append(c.stray, fmt.Sprint(r.Change.Keys))
 			continue

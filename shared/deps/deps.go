@@ -10,6 +10,7 @@ import (
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/config"
+	"opsconsole/shared/consumers"
 	"opsconsole/shared/cursor"
 	"opsconsole/shared/function"
 	"opsconsole/shared/identity"
@@ -59,7 +60,9 @@ func (h httpFunction) Build(ctx context.Context) (function.Function, error) {
 
 func (h httpFunction) Operations() []api.Operation { return []api.Operation{h(Deps{})} }
 
-// Stream is the stream consumer h builds from the deps.
+// Stream is a function on a DynamoDB stream mapping of its own, h built from the
+// deps. The table's stream has one reader, the stream router; a consumer of the
+// table's changes is a Consumer behind it (shared/consumers), not a Stream.
 func Stream(h func(Deps) function.StreamHandler) function.Builder {
 	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
 		d, err := Load(ctx)
@@ -78,5 +81,19 @@ func Queue(h func(Deps) function.SQSHandler) function.Builder {
 			return function.Function{}, err
 		}
 		return function.Function{SQS: h(d)}, nil
+	})
+}
+
+// Consumer is a consumer of the table's stream behind the router (shared/consumers):
+// the stream handler h builds from the deps, served from its SQS queue
+// (consumers.FromQueue), reading an item again when the router could not send its
+// images.
+func Consumer(h func(Deps) function.StreamHandler) function.Builder {
+	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+		d, err := Load(ctx)
+		if err != nil {
+			return function.Function{}, err
+		}
+		return function.Function{SQS: consumers.FromQueue(h(d), d.Store.GetImage)}, nil
 	})
 }

@@ -8,8 +8,10 @@
 //     policy operation, target loader, handler) and a constructor that builds it
 //     from a function's deps, taking only what it needs: `func(deps.Deps)
 //     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
-//     deps.API; deps.Stream for a stream consumer; function.Static for a route that
-//     needs no configuration. An expensive operation also takes an allowance per
+//     deps.API; deps.Consumer for a consumer of the table's stream (it is served
+//     from its SQS queue behind the stream router: shared/consumers tells the rest);
+//     deps.Queue for another SQS consumer; function.Static for a route that needs
+//     no configuration. An expensive operation also takes an allowance per
 //     node: `NodeLimit: throttle.PerTarget(store, throttle.<Allowance>)`.
 //  2. Add one line to the table below, in order: "<function-name>": <builder>.
 //  3. Write functions/<function-name>/main.go calling function.Start with the same
@@ -50,6 +52,7 @@ import (
 	"opsconsole/shared/impersonation"
 	"opsconsole/shared/levels"
 	"opsconsole/shared/licenses"
+	"opsconsole/shared/router"
 	"opsconsole/shared/signin"
 	"opsconsole/shared/signup"
 	"opsconsole/shared/sweep"
@@ -81,7 +84,7 @@ var Functions = map[string]function.Builder{
 	"audit-exporter":       deps.Queue(auditexport.JobFunction),
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
-	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
+	"audit-writer": deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
 	}),
 	"auth-activate":           deps.API(users.Function("auth-activate")),
@@ -136,7 +139,7 @@ var Functions = map[string]function.Builder{
 	"me-mfa-remove":            deps.API(signin.MFARemoveFunction),
 	"me-mfa-verify":            deps.API(signin.MFAVerifyFunction),
 	"me-update":                deps.API(users.Function("me-update")),
-	"node-sweeper":             deps.Stream(sweep.Function),
+	"node-sweeper":             deps.Consumer(sweep.Function),
 	"organizations-approve":    deps.API(signup.Function("organizations-approve")),
 	"organizations-create":     deps.API(levels.Organizations.Create),
 	"organizations-deactivate": deps.API(levels.Organizations.Action("deactivate")),
@@ -158,8 +161,9 @@ var Functions = map[string]function.Builder{
 	"signup-settings-get":      deps.API(signup.Function("signup-settings-get")),
 	"signup-settings-put":      deps.API(signup.Function("signup-settings-put")),
 	"signup-verify":            deps.API(signup.Function("signup-verify")),
-	"tree-counter":             deps.Stream(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
-	"tree-deleter": deps.Stream(func(d deps.Deps) function.StreamHandler {
+	"stream-router":            router.Function,
+	"tree-counter":             deps.Consumer(func(d deps.Deps) function.StreamHandler { return (&counts.Consumer{Store: d.Store}).Handle }),
+	"tree-deleter": deps.Consumer(func(d deps.Deps) function.StreamHandler {
 		// Each run works up to the Lambda deadline (less cascade.SafetyMargin) or this
 		// budget, then records its progress, which starts the next run.
 		return (&cascade.Worker{Store: d.Store, Budget: 10 * time.Minute}).Handle

@@ -1,0 +1,13 @@
+// Command stream-router is one Lambda function: its main builds only the handler it serves,
+// from the same constructor its entry in the function table (shared/lambdas) names,
+// so that its binary links only the packages that handler uses.
+package main
+
+import (
+	"opsconsole/shared/function"
+	"opsconsole/shared/router"
+)
+
+func main() {
+	function.Start(router.Function)
+}
