@@ -32,6 +32,7 @@ var walkExempt = map[string]string{
 	"POST /v1/partners/{id}/smtp/test":        "the same test, of a partner's settings",
 	"POST /v1/organizations/{id}/smtp/test":   "the same test, of an organization's settings",
 	"POST /v1/signup/{partnerId}":             "writes only the unverified signup (no organization exists yet, and one answer whether the partner takes signups or not); the verification that creates the organization is audited",
+	"POST /v1/auth/token":                     "an API client's token: it changes no resource (only the client's lastUsedAt, shown by GET); in the function log (and counted by the throttle)",
 }
 
 // walkCall is one step's call: the request, the thing the entry must be about (or
@@ -340,6 +341,34 @@ func TestAuditWalkCoversEveryMutatingRoute(t *testing.T) {
 			r := req{method: "DELETE", path: path, token: tok}
 			return walkCall{req: r, target: strings.Split(path, "/")[3], actor: adminID, refused: staleRefusal(r)}
 		}
+	}
+	client := func(t *testing.T) string {
+		return createClient(t, tok, map[string]any{"nodeId": part.ID, "name": unique("Walk Client"), "role": "partner_admin"}).ID
+	}
+	steps["POST /v1/api-clients"] = func(t *testing.T) walkCall {
+		r := req{method: "POST", path: "/v1/api-clients", token: tok, body: map[string]any{"nodeId": part.ID, "name": unique("Walk Client"), "role": "partner_admin"}}
+		bad := req{method: "POST", path: "/v1/api-clients", token: tok, body: map[string]any{"nodeId": part.ID, "name": "x", "role": "root"}}
+		return walkCall{req: r, fromRes: idOf, actor: adminID, refused: &bad}
+	}
+	steps["PATCH /v1/api-clients/{id}"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "PATCH", path: "/v1/api-clients/" + id, token: tok, body: map[string]any{"readOnly": true}}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["DELETE /v1/api-clients/{id}"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "DELETE", path: "/v1/api-clients/" + id, token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/api-clients/{id}/revoke"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "POST", path: "/v1/api-clients/" + id + "/revoke", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
+	}
+	steps["POST /v1/api-clients/{id}/rotate-secret"] = func(t *testing.T) walkCall {
+		id := client(t)
+		r := req{method: "POST", path: "/v1/api-clients/" + id + "/rotate-secret", token: tok}
+		return walkCall{req: r, target: id, actor: adminID, refused: staleRefusal(r)}
 	}
 	steps["POST /v1/impersonations"] = func(t *testing.T) walkCall {
 		r := req{method: "POST", path: "/v1/impersonations", token: distAdminTok, body: map[string]any{"nodeId": part.ID}}

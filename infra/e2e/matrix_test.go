@@ -37,12 +37,14 @@ var mayDo = map[tree.Role]map[string][]string{
 		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
 		"licenses": {matrixAll}, "client-services": {matrixAll}, "dashboard": {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
+		"api-clients": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
 		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
 		"client-services": clientServiceVerbs, "dashboard": {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
+		"api-clients": {matrixAll},
 	},
 	// Resellers hold and sell licenses: a partner admin manages those of its branch,
 	// and sees the dashboard of every node in it (PRODUCT.md: "a partner (or higher)").
@@ -51,6 +53,7 @@ var mayDo = map[tree.Role]map[string][]string{
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
 		"dashboard":         {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
+		"api-clients": {matrixAll},
 	},
 	// An organization admin reads its organization and its licenses; changing them is
 	// the partner's. Its client services are the organization's own business (the
@@ -60,10 +63,13 @@ var mayDo = map[tree.Role]map[string][]string{
 		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
 		// Its webhook endpoints too: the organization integrates its own systems.
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
+		"api-clients": {matrixAll},
 	},
-	// Company staff read their company and manage its end users.
+	// Company staff read their company and manage its end users. Every admin manages
+	// the API clients of its node and below.
 	tree.RoleCompanyAdmin: {
 		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
+		"api-clients": {matrixAll},
 	},
 	// An end user has a profile and nothing else of the console.
 	tree.RoleEndUser: {"me": {"get"}},
@@ -162,6 +168,10 @@ type matrixWorld struct {
 	// exports holds an export of each node's log by node id (the targets of
 	// GET /v1/audit-logs/exports/{id}), made by TestAuthorizationMatrix.
 	exports map[string]string
+	// clients is set in the copy whose callers are API clients (asAPIClients); person
+	// is then the fixture of people it was made from.
+	clients bool
+	person  *matrixWorld
 }
 
 var (
@@ -408,6 +418,11 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 	if seg[0] == "dashboard" {
 		// The dashboard (matrix_dashboard_test.go): of every node of the fixture.
 		w.dashboardCells(cell)
+	}
+	if seg[0] == "api-clients" {
+		// API clients (matrix_apiclients_test.go): the targets are clients of the
+		// fixture's distributors, partners, organizations and companies.
+		w.apiClientCells(rt, cell)
 		return out
 	}
 	if seg[0] == "users" {

@@ -270,6 +270,13 @@ var allowList = []allowance{
 	{"POST /v1/webhook-endpoints", pda, 400, "validation", "the URL's rules (description): an absolute URL with a host that Go's URL parser reads, https (plain http only for LOCAL_WEBHOOK_ALLOW's hosts), no user information, a literal host address public (the SSRF guard's classifier); the description without control characters other than line breaks and tabs: none of it is JSON Schema"},
 	{"PATCH /v1/webhook-endpoints/{id}", pda, 400, "validation", "the same rules as the create's (description)"},
 	{"POST /v1/webhook-endpoints/{id}/recover", pda, 400, "validation", "until after since (description): JSON Schema cannot compare two fields"},
+	// API clients (shared/apiclients).
+	{"POST /v1/api-clients", pda, 400, "validation", "the role must be one of the node's level and not above the caller's; expiresAt in the future; CIDRs with a prefix length their family allows; the name trimmed, without control characters (description): none of it is JSON Schema"},
+	{"PATCH /v1/api-clients/{id}", pda, 400, "validation", "expiresAt in the future; CIDRs with a valid prefix length; the name trimmed, without control characters (description)"},
+	{"POST /v1/api-clients/{id}/rotate-secret", pda, 409, "invalid-transition", "a revoked client's secret is not rotated: state the fuzzer cannot know"},
+	{"POST /v1/api-clients/{id}/revoke", pda, 409, "invalid-transition", "a client revoked already: state the fuzzer cannot know"},
+	{"POST /v1/auth/token", pda, 401, "", "invalid_client (RFC 6749 §5.2, application/json): the fuzzer knows no client's id and secret"},
+	{"POST /v1/auth/token", pda, 429, "throttled", "failed token requests are counted per client id and per address (description)"},
 }
 
 func unexplained(fs []failure) (left []failure, allowed map[string]int) {

@@ -79,7 +79,9 @@ func (b *bootstrapper) createUserPoolClient(ctx context.Context, r template.Reso
 	}
 	id := aws.ToString(out.UserPoolClient.ClientId)
 	b.res.UserPoolClients[r.LogicalID] = id
-	if b.res.UserPoolClientID == "" {
+	// The console's client (UserPoolClient) when the template has it; otherwise the
+	// first created. (The API clients' app client sorts before it.)
+	if b.res.UserPoolClientID == "" || r.LogicalID == "UserPoolClient" {
 		b.res.UserPoolClientID = id
 	}
 	b.refs[r.LogicalID] = id

@@ -194,7 +194,7 @@ func TestResourcesOfType(t *testing.T) {
 	}{
 		{"AWS::DynamoDB::Table", []string{"Table"}},
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
-		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
+		{"AWS::Cognito::UserPoolClient", []string{"MachineUserPoolClient", "UserPoolClient"}},
 		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditWriterDeadLetterQueue", "AuditWriterQueue",
 			"NodeSweeperDeadLetterQueue", "NodeSweeperQueue", "StreamRouterFailureQueue", "TreeCounterDeadLetterQueue", "TreeCounterQueue",
 			"TreeDeleterDeadLetterQueue", "TreeDeleterQueue", "WebhookDeliveryDeadLetterQueue", "WebhookDeliveryQueue", "WebhookDispatcherDeadLetterQueue", "WebhookDispatcherQueue"}},
@@ -331,7 +331,7 @@ func TestResolve(t *testing.T) {
 		want any
 	}{
 		{"issuer", jwt[0].Issuer, "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"},
-		{"audience", jwt[0].Audience, []any{"physical-UserPoolClient"}},
+		{"audience", jwt[0].Audience, []any{"physical-UserPoolClient", "physical-MachineUserPoolClient"}},
 		{"parameter default", tpl.Globals.FunctionEnv["LOG_LEVEL"], "INFO"},
 		{"pool name", tpl.Resources["UserPool"].Properties["UserPoolName"], "stack-users"},
 		{"GetAtt in Sub", Sub{String: "${Table.Arn}/index/*"}, "arn:Table:Arn/index/*"},
@@ -356,7 +356,7 @@ func TestResolve(t *testing.T) {
 	})
 	t.Run("references", func(t *testing.T) {
 		got := References(tpl.Globals.FunctionEnv)
-		want := []string{"ConsoleUrl", "CursorSecret", "LogLevel", "MailFrom", "SecretsKey", "Table", "UserPool", "UserPoolClient"}
+		want := []string{"ConsoleUrl", "CursorSecret", "LogLevel", "MachineUserPoolClient", "MailFrom", "SecretsKey", "Table", "UserPool", "UserPoolClient"}
 		sort.Strings(want)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %v, want %v", got, want)

@@ -174,6 +174,17 @@ func ValidSessionID(id string) bool {
 	return true
 }
 
+// ClientCallers are Callers that also load API clients (machine credentials,
+// shared/apiclients). ClientToken tells whether the token's claims are an API client's;
+// ClientCaller then loads the client whose Cognito user is sub, refusing it (with a
+// *problem.Problem) when it is revoked, expired or deleted, when its branch is
+// blocked, when sourceIP is outside its allowedIps, or when the token, issued at
+// issuedAt (Unix seconds), is older than an API client's token may be.
+type ClientCallers interface {
+	ClientToken(claims map[string]string) bool
+	ClientCaller(ctx context.Context, sub, sourceIP string, issuedAt int64) (tree.Caller, error)
+}
+
 // ErrNoCaller is what Callers returns for a subject with no active console account.
 var ErrNoCaller = errors.New("no active console user")
 
@@ -203,7 +214,8 @@ type Operation struct {
 	// for a blocked or removed user too). The handler reads the subject from the claims.
 	TokenOnly bool
 	// AsSignedInUser operations ignore X-Impersonation-Id and always act for the signed-in user
-	// (their own profile and MFA, login-as's own routes); every other protected
+	// (their own profile and MFA, login-as's own routes), which an API client, not being
+	// a person, may not call (403 forbidden); every other protected
 	// operation, when the header is present, acts as the login-as session's target.
 	AsSignedInUser bool
 	// NodeLimit, for an expensive operation, is its allowance per node, counted once
@@ -325,7 +337,23 @@ func (op *Operation) guard(r *http.Request, actor *string) error {
 	var caller, acting tree.Caller
 	var err error
 	actAs := r.Header.Get(HeaderImpersonation)
-	if _, present := r.Header[http.CanonicalHeaderKey(HeaderImpersonation)]; present && !op.AsSignedInUser {
+	_, impersonating := r.Header[http.CanonicalHeaderKey(HeaderImpersonation)]
+	if cc, ok := op.Callers.(ClientCallers); ok && cc.ClientToken(claims) {
+		// An API client's token: the caller is the client (its role at its node), read
+		// as a user is, with its own refusals; MFA never applies to it.
+		switch {
+		case op.AsSignedInUser:
+			return problem.Forbidden("an API client is not a person: it has no profile, MFA or login-as sessions")
+		case impersonating:
+			return problem.Forbidden("an API client cannot act through a login-as session")
+		}
+		if caller, err = cc.ClientCaller(r.Context(), sub, MetaOf(r).SourceIP, issuedAt(claims)); err != nil {
+			return err
+		}
+		if caller.Client.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return problem.ReadOnlyClient()
+		}
+	} else if impersonating && !op.AsSignedInUser {
 		ac, ok := op.Callers.(ActingCallers)
 		if !ValidSessionID(actAs) || !ok {
 			return problem.Invalid("the X-Impersonation-Id header is invalid",

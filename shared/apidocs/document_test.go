@@ -296,8 +296,8 @@ func TestOperations(t *testing.T) {
 	schemes := doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
 	ids := map[string]string{}
 	ops := operations(t, doc)
-	if len(ops) != 113 {
-		t.Errorf("the document has %d operations, want 113", len(ops))
+	if len(ops) != 121 {
+		t.Errorf("the document has %d operations, want 121", len(ops))
 	}
 	for _, o := range ops {
 		name := strings.ToUpper(o.method) + " " + o.path
@@ -359,7 +359,10 @@ func TestOperations(t *testing.T) {
 		if !public {
 			want = append(want, "401", "403")
 		}
-		if o.obj["requestBody"] != nil {
+		// The OAuth token endpoint reads its own media types and answers every error
+		// of the request as RFC 6749 §5.2 says: 400 or 401, application/json.
+		oauth := o.path == "/v1/auth/token"
+		if o.obj["requestBody"] != nil && !oauth {
 			want = append(want, "400", "413", "415")
 		}
 		if strings.Contains(o.path, "{id}") {
@@ -379,7 +382,7 @@ func TestOperations(t *testing.T) {
 		}
 		// Every error answer is problem+json (possibly also API Gateway's JSON).
 		for code, r := range resps {
-			if code[0] == '4' || code[0] == '5' {
+			if (code[0] == '4' || code[0] == '5') && !(oauth && (code == "400" || code == "401")) {
 				content, _ := deref(t, doc, r)["content"].(map[string]any)
 				if content["application/problem+json"] == nil {
 					t.Errorf("%s: %s does not document application/problem+json", name, code)

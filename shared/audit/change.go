@@ -37,6 +37,23 @@ type Actor struct {
 	// real user behind it, while UserID, Email and Role are whom they acted as (for a
 	// session on a node, the real user's id and email with the node's admin role).
 	Impersonator *Impersonator `json:"impersonator,omitempty" dynamodbav:"impersonator,omitempty"`
+	// Type is "api_client" when an API client made the change (UserID is then its
+	// client id too, so that actorId finds its changes); empty for a person.
+	Type     string `json:"type,omitempty" dynamodbav:"type,omitempty"`
+	ClientID string `json:"clientId,omitempty" dynamodbav:"clientId,omitempty"`
+	Name     string `json:"name,omitempty" dynamodbav:"name,omitempty"`
+	NodeID   string `json:"nodeId,omitempty" dynamodbav:"nodeId,omitempty"`
+	// CreatedBy is the user who created the API client.
+	CreatedBy *Creator `json:"createdBy,omitempty" dynamodbav:"createdBy,omitempty"`
+}
+
+// ActorAPIClient is the type of an actor that is an API client.
+const ActorAPIClient = "api_client"
+
+// Creator is the user who created an API client, as the audit log names them.
+type Creator struct {
+	UserID string `json:"userId" dynamodbav:"userId"`
+	Email  string `json:"email,omitempty" dynamodbav:"email,omitempty"`
 }
 
 // Impersonator is the real user of a login-as session, as the audit log names them.
@@ -146,6 +163,10 @@ func ActorOf(caller tree.Caller) Actor {
 	a := Actor{UserID: caller.UserID, Email: caller.Email, Role: string(caller.Role)}
 	if i := caller.Impersonator; i != nil {
 		a.Impersonator = &Impersonator{UserID: i.UserID, Email: i.Email, Role: string(i.Role), SessionID: i.SessionID}
+	}
+	if cl := caller.Client; cl != nil {
+		a.Type, a.ClientID, a.Name, a.NodeID = ActorAPIClient, cl.ID, cl.Name, caller.Node.ID
+		a.CreatedBy = &Creator{UserID: cl.CreatedByUserID, Email: cl.CreatedByEmail}
 	}
 	return a
 }

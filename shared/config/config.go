@@ -20,8 +20,11 @@ type Config struct {
 	TableName      string
 	UserPoolID     string
 	UserPoolClient string
-	CursorSecret   []byte
-	ConsoleURL     string
+	// APIClientsAppClient is the Cognito app client that issues API clients' tokens
+	// (shared/apiclients).
+	APIClientsAppClient string
+	CursorSecret        []byte
+	ConsoleURL          string
 }
 
 // Load reads the environment. Endpoints come from the SDK's own variables
@@ -34,12 +37,13 @@ func Load(ctx context.Context) (Config, error) {
 	// Only under a test's observer (the IAM check, infra/iam); in Lambda a no-op.
 	awscall.Instrument(&awsCfg)
 	c := Config{
-		AWS:            awsCfg,
-		TableName:      os.Getenv("TABLE_NAME"),
-		UserPoolID:     os.Getenv("USER_POOL_ID"),
-		UserPoolClient: os.Getenv("USER_POOL_CLIENT_ID"),
-		CursorSecret:   []byte(os.Getenv("CURSOR_SECRET")),
-		ConsoleURL:     os.Getenv("CONSOLE_URL"),
+		AWS:                 awsCfg,
+		TableName:           os.Getenv("TABLE_NAME"),
+		UserPoolID:          os.Getenv("USER_POOL_ID"),
+		UserPoolClient:      os.Getenv("USER_POOL_CLIENT_ID"),
+		APIClientsAppClient: os.Getenv("API_CLIENTS_APP_CLIENT_ID"),
+		CursorSecret:        []byte(os.Getenv("CURSOR_SECRET")),
+		ConsoleURL:          os.Getenv("CONSOLE_URL"),
 	}
 	if c.TableName == "" {
 		return Config{}, fmt.Errorf("TABLE_NAME is not set")

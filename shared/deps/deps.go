@@ -23,8 +23,8 @@ type Deps struct {
 	Config  config.Config
 	Store   *store.Store
 	Cursors cursor.Signer
-	// Callers resolve login-as sessions too (X-Impersonation-Id), for every protected
-	// function.
+	// Callers resolve login-as sessions too (X-Impersonation-Id), and API clients'
+	// tokens, for every protected function.
 	Callers api.Callers
 }
 
@@ -40,7 +40,7 @@ func Load(ctx context.Context) (Deps, error) {
 	st := store.New(cfg.AWS, cfg.TableName)
 	return Deps{
 		Config: cfg, Store: st, Cursors: cursor.Signer{Secret: cfg.CursorSecret},
-		Callers: impersonation.Callers{Callers: identity.Callers{Store: st}},
+		Callers: impersonation.Callers{Callers: identity.Callers{Store: st, ClientAppID: cfg.APIClientsAppClient}},
 	}, nil
 }
 

@@ -64,6 +64,13 @@ func (p *PreAuthentication) Handle(ctx context.Context, ev events.CognitoEventUs
 		outcome = "unknown user"
 		return ev, nil
 	}
+	// An API client's Cognito user is signed in only by the token endpoint (with
+	// AdminInitiateAuth, which needs IAM credentials), right after it checked the client
+	// and its branch; every call with the token checks them again.
+	if p.Callers.ClientAppID != "" && ev.CallerContext.ClientID == p.Callers.ClientAppID {
+		outcome = "API client"
+		return ev, nil
+	}
 	sub := ev.Request.UserAttributes["sub"]
 	if sub == "" {
 		outcome, reason = "refused", "the event carries no sub"

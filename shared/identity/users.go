@@ -93,8 +93,15 @@ func EmailKey(email string) store.Item { return store.Key(EmailPK(email), nodes.
 // Callers loads signed-in users from the table, strongly consistent, so that a
 // deactivated user or a suspended branch is refused on the very next call: one GetItem
 // for the user and, below the platform, one BatchGetItem for the nodes of their
-// lineage.
-type Callers struct{ Store *store.Store }
+// lineage. API clients' tokens are checked alike (ClientCaller).
+type Callers struct {
+	Store *store.Store
+	// ClientAppID is the Cognito app client that issues API clients' tokens
+	// (API_CLIENTS_APP_CLIENT_ID); empty accepts none.
+	ClientAppID string
+	// Now is the clock of API clients' expiry; nil means time.Now.
+	Now func() time.Time
+}
 
 // Caller implements api.Callers.
 func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
@@ -109,7 +116,7 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 	if u.Status != StatusActive || !u.Role.Valid() {
 		return tree.Caller{}, api.ErrNoCaller
 	}
-	mfaRequired, err := c.checkLineage(ctx, u)
+	mfaRequired, err := c.CheckLineage(ctx, u.NodeID, u.NodePath)
 	if err != nil {
 		return tree.Caller{}, err
 	}
@@ -120,15 +127,15 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 	}, nil
 }
 
-// checkLineage refuses a user whose node, or any node above it, is blocked (a
+// CheckLineage refuses a user (or an API client) whose node, or any node above it, is blocked (a
 // suspended distributor or partner; an organization deactivated, awaiting approval or
 // refused it, even if someone was invited there by mistake: see tree.Blocks), being
 // deleted, or gone, and tells whether an organization of the lineage requires MFA
 // (its attrs.mfaRequired), from the same read.
 // The platform is never blocked, so platform admins skip the read.
-func (c Callers) checkLineage(ctx context.Context, u UserItem) (mfaRequired bool, err error) {
+func (c Callers) CheckLineage(ctx context.Context, nodeID string, path []string) (mfaRequired bool, err error) {
 	var keys []store.Item
-	for _, id := range append(slices.Clone(u.NodePath), u.NodeID) {
+	for _, id := range append(slices.Clone(path), nodeID) {
 		if id != tree.PlatformID {
 			keys = append(keys, nodes.Key(id))
 		}

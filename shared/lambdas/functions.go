@@ -37,6 +37,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/apiclients"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
 	"opsconsole/shared/auditexport"
@@ -67,6 +68,14 @@ import (
 // Functions is every function, by name. An HTTP function's builder is a
 // function.Routed, which also tells its routes.
 var Functions = map[string]function.Builder{
+	"api-clients-create":                    deps.API(apiclients.Function("api-clients-create")),
+	"api-clients-delete":                    deps.API(apiclients.Function("api-clients-delete")),
+	"api-clients-get":                       deps.API(apiclients.Function("api-clients-get")),
+	"api-clients-list":                      deps.API(apiclients.Function("api-clients-list")),
+	"api-clients-revoke":                    deps.API(apiclients.Function("api-clients-revoke")),
+	"api-clients-rotate-secret":             deps.API(apiclients.Function("api-clients-rotate-secret")),
+	"api-clients-update":                    deps.API(apiclients.Function("api-clients-update")),
+	"auth-token":                            deps.API(apiclients.Function("auth-token")),
 	"client-services-activate":              deps.API(clientservices.Function("client-services-activate")),
 	"client-services-certificate-get":       deps.API(clientservices.Function("client-services-certificate-get")),
 	"client-services-configurations-get":    deps.API(clientservices.Function("client-services-configurations-get")),

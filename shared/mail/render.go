@@ -28,6 +28,9 @@ const (
 	// TemplateWebhookDisabled tells a node's admins that its endpoint was disabled
 	// (shared/webhooks).
 	TemplateWebhookDisabled = "webhook-disabled"
+	// TemplateAPIClient tells a node's admins that an API client was created or its
+	// secret rotated (shared/apiclients).
+	TemplateAPIClient = "api-client"
 )
 
 // fielder is a message's data: the fields its templates name as .Data.<Field>.
@@ -100,6 +103,19 @@ type WebhookDisabled struct {
 func (d WebhookDisabled) fields() map[string]string {
 	return map[string]string{"NodeName": d.NodeName, "EndpointID": d.EndpointID, "URL": d.URL, "Reason": d.Reason,
 		"FailingSince": d.FailingSince, "LastError": d.LastError}
+}
+
+// APIClientNotice is the data of the email that tells a node's admins of a new API
+// client or a rotated secret.
+type APIClientNotice struct {
+	// Event is "created" or "rotated the secret of"; By the user's email.
+	Event, By                      string
+	ClientName, ClientID, NodeName string
+	Role                           string
+}
+
+func (d APIClientNotice) fields() map[string]string {
+	return map[string]string{"Event": d.Event, "By": d.By, "ClientName": d.ClientName, "ClientID": d.ClientID, "NodeName": d.NodeName, "Role": d.Role}
 }
 
 // templates are the parsed files, parsed on first use (not at every function's init).

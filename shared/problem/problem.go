@@ -104,6 +104,26 @@ func BranchSuspended() *Problem {
 		"a distributor, partner or organization above this account is suspended or deactivated")
 }
 
+// ClientRefused reports an API client's token whose client may no longer call: revoked,
+// expired or deleted (all alike), checked on every call, not at the token's expiry.
+func ClientRefused() *Problem {
+	return newProblem("client-refused", "API client refused", http.StatusForbidden,
+		"this API client is revoked, expired or deleted")
+}
+
+// AddressNotAllowed reports an API client's call from an address outside its
+// allowedIps.
+func AddressNotAllowed() *Problem {
+	return newProblem("address-not-allowed", "Address not allowed", http.StatusForbidden,
+		"this API client may not call from this address (see its allowedIps)")
+}
+
+// ReadOnlyClient reports a read-only API client's attempt to change something.
+func ReadOnlyClient() *Problem {
+	return newProblem("read-only-client", "Read-only API client", http.StatusForbidden,
+		"this API client is read-only: it may only GET")
+}
+
 // MFAEnrolmentRequired reports a user whose organization requires MFA and who has not
 // enrolled TOTP yet: until they have, only their profile, the enrolment and sign-out
 // are open to them.

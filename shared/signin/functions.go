@@ -72,7 +72,7 @@ var PreAuthenticationFunction = function.BuildFunc(func(ctx context.Context) (fu
 	}
 	st := store.New(cfg.AWS, cfg.TableName)
 	p := &identity.PreAuthentication{
-		Callers: identity.Callers{Store: st},
+		Callers: identity.Callers{Store: st, ClientAppID: cfg.APIClientsAppClient},
 		TOTP:    cognitoTOTP{cognito: cip.NewFromConfig(cfg.AWS), poolID: cfg.UserPoolID},
 	}
 	return function.Function{PreAuthentication: p.Handle}, nil

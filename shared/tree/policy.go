@@ -165,6 +165,18 @@ const (
 	OpWebhookEventTypesList   Operation = "webhook-event-types.list"
 )
 
+// API clients (shared/apiclients) are machine credentials at a node: its admins and
+// every admin above manage them; end users have none.
+const (
+	OpAPIClientsCreate       Operation = "api-clients.create"
+	OpAPIClientsList         Operation = "api-clients.list"
+	OpAPIClientsGet          Operation = "api-clients.get"
+	OpAPIClientsUpdate       Operation = "api-clients.update"
+	OpAPIClientsRotateSecret Operation = "api-clients.rotate-secret"
+	OpAPIClientsRevoke       Operation = "api-clients.revoke"
+	OpAPIClientsDelete       Operation = "api-clients.delete"
+)
+
 // Rule is the lowest role allowed to perform an operation; the target must also lie
 // in the caller's subtree (own node or a descendant), which every rule requires.
 type Rule struct {
@@ -281,6 +293,14 @@ var Policy = map[Operation]Rule{
 	OpWebhookDeliveriesList:   {MinRole: RoleOrganizationAdmin},
 	OpWebhookDeliveriesResend: {MinRole: RoleOrganizationAdmin},
 	OpWebhookEventTypesList:   {MinRole: RoleOrganizationAdmin},
+
+	OpAPIClientsCreate:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsList:         {MinRole: RoleCompanyAdmin},
+	OpAPIClientsGet:          {MinRole: RoleCompanyAdmin},
+	OpAPIClientsUpdate:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsRotateSecret: {MinRole: RoleCompanyAdmin},
+	OpAPIClientsRevoke:       {MinRole: RoleCompanyAdmin},
+	OpAPIClientsDelete:       {MinRole: RoleCompanyAdmin},
 }
 
 // LicenseHolder reports whether a node of kind may hold licenses: distributors,

@@ -106,7 +106,24 @@ type Caller struct {
 	// (shared/impersonation): the Caller is then the session's target (its role and
 	// node), and Impersonator the real, signed-in user behind it.
 	Impersonator *Impersonator
+	// Client is set when the caller is an API client (machine credentials,
+	// shared/apiclients) rather than a person: UserID is then the client's id, Role and
+	// Node the client's. MFA never applies to it.
+	Client *Client
 }
+
+// Client is what the rules and the audit log know of an API client caller.
+type Client struct {
+	ID, Name string
+	// ReadOnly clients may only read (GET).
+	ReadOnly bool
+	// CreatedBy is the user who created the client.
+	CreatedByUserID, CreatedByEmail string
+}
+
+// At reports whether role r is held at a node of kind: a company holds
+// company_admin and end_user roles, every other level its own admin role.
+func (r Role) At(kind Kind) bool { return r.Valid() && r.Level() == kind }
 
 // Impersonator is the real user behind a login-as session.
 type Impersonator struct {
