@@ -72,7 +72,7 @@ var Functions = map[string]function.Builder{
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
 	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
-		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv(), Period: audit.DigestPeriodFromEnv()}).Handle
 	}),
 	"auth-activate":           deps.API(users.Function("auth-activate")),
 	"auth-challenge":          deps.API(signin.ChallengeFunction),
