@@ -202,7 +202,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::Cognito::UserPool", []string{"UserPool"}},
 		{"AWS::Cognito::UserPoolClient", []string{"UserPoolClient"}},
 		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditFailureQueue", "NodeSweeperFailureQueue", "TreeCounterFailureQueue", "TreeDeleterFailureQueue"}},
-		{"AWS::KMS::Key", []string{"SecretsKey"}},
+		{"AWS::KMS::Key", []string{"AuditDigestKey", "SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},
 		{"AWS::Serverless::HttpApi", []string{"HttpApi"}},

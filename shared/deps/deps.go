@@ -80,3 +80,14 @@ func Queue(h func(Deps) function.SQSHandler) function.Builder {
 		return function.Function{SQS: h(d)}, nil
 	})
 }
+
+// Schedule is the scheduled function h builds from the deps.
+func Schedule(h func(Deps) function.ScheduleHandler) function.Builder {
+	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+		d, err := Load(ctx)
+		if err != nil {
+			return function.Function{}, err
+		}
+		return function.Function{Schedule: h(d)}, nil
+	})
+}

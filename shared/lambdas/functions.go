@@ -36,6 +36,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/auditdigest"
 	"opsconsole/shared/auditexport"
 	"opsconsole/shared/awscall"
 	"opsconsole/shared/cascade"
@@ -68,7 +69,10 @@ var Functions = map[string]function.Builder{
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
+	"audit-digest-maker":   deps.Schedule(auditdigest.MakerFunction),
+	"audit-digests-list":   deps.API(auditdigest.ListFunction),
 	"audit-exporter":       deps.Queue(auditexport.JobFunction),
+	"audit-public-key-get": deps.API(auditdigest.PublicKeyFunction),
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
 	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {
@@ -174,6 +178,8 @@ type (
 	StreamHandler = function.StreamHandler
 	// SQSHandler is an SQS queue consumer's handler.
 	SQSHandler = function.SQSHandler
+	// ScheduleHandler is a scheduled function's handler.
+	ScheduleHandler = function.ScheduleHandler
 )
 
 // Names lists every function, sorted.
@@ -217,6 +223,11 @@ func named(f Function, name string) Function {
 	}
 	if h := f.SQS; h != nil {
 		f.SQS = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.Schedule; h != nil {
+		f.Schedule = func(ctx context.Context, ev events.EventBridgeEvent) error {
 			return h(awscall.WithFunction(ctx, name), ev)
 		}
 	}
