@@ -192,3 +192,11 @@ func (m *Maker) previous(ctx context.Context, node, start string) (*Digest, erro
 	}
 	return &it.Digest, nil
 }
+
+// Get reads node's digest of the period starting at start (store.ErrNotFound when
+// there is none).
+func Get(ctx context.Context, st *store.Store, node, start string) (Digest, error) {
+	var it digestItem
+	err := st.Get(ctx, store.Key(digestKey(node), start), &it)
+	return it.Digest, err
+}

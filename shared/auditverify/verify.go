@@ -1,4 +1,7 @@
-package auditdigest
+// Package auditverify checks an audit log export against the node's signed digests
+// and the digests' public key: the algorithm of the README's "Verifying the audit
+// log", which infra/cmd/audit-verify runs. It needs nothing but the three files.
+package auditverify
 
 import (
 	"bufio"
@@ -17,7 +20,8 @@ import (
 	"slices"
 	"strconv"
 
-	"opsconsole/shared/audit"
+	"opsconsole/shared/auditdigest"
+	"opsconsole/shared/auditexport"
 	"opsconsole/shared/jcs"
 	"opsconsole/shared/merkle"
 )
@@ -37,7 +41,7 @@ type line struct {
 	n          int
 	id, at     string
 	leaf       merkle.Hash
-	proof      *Proof
+	proof      *auditdigest.Proof
 	proofError error
 }
 
@@ -64,7 +68,6 @@ func Verify(export io.Reader, digestBodies [][]byte, publicKeyPEM []byte) (Repor
 	if len(lines) == 0 {
 		return rep, errors.New("the export holds no entries")
 	}
-	type seen struct{ line int }
 	at := map[string]map[int]int{} // period → index → line
 	prevSK := ""
 	for i, l := range lines {
@@ -191,11 +194,11 @@ func parseKey(raw []byte) (*ecdsa.PublicKey, error) {
 
 // checkDigests reads the digest bodies, checks each signature and the chain, and
 // answers the digests by period.
-func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]Digest, error) {
-	var all []Digest
+func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]auditdigest.Digest, error) {
+	var all []auditdigest.Digest
 	for i, body := range bodies {
 		var page struct {
-			Items []Digest `json:"items"`
+			Items []auditdigest.Digest `json:"items"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
 			return nil, fmt.Errorf("digests file %d: %w", i+1, err)
@@ -205,7 +208,7 @@ func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]Digest, err
 	if len(all) == 0 {
 		return nil, errors.New("the digests files hold no digest")
 	}
-	slices.SortFunc(all, func(a, b Digest) int {
+	slices.SortFunc(all, func(a, b auditdigest.Digest) int {
 		switch {
 		case a.PeriodStart < b.PeriodStart:
 			return -1
@@ -214,7 +217,7 @@ func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]Digest, err
 		}
 		return 0
 	})
-	out := map[string]Digest{}
+	out := map[string]auditdigest.Digest{}
 	for i, d := range all {
 		name := "the digest of " + d.PeriodStart
 		if d.NodeID != all[0].NodeID {
@@ -223,8 +226,8 @@ func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]Digest, err
 		if _, dup := out[d.PeriodStart]; dup {
 			return nil, fmt.Errorf("%s is given twice", name)
 		}
-		if d.SigningAlgorithm != SigningAlgorithm {
-			return nil, fmt.Errorf("%s: signing algorithm %q, not %s", name, d.SigningAlgorithm, SigningAlgorithm)
+		if d.SigningAlgorithm != auditdigest.SigningAlgorithm {
+			return nil, fmt.Errorf("%s: signing algorithm %q, not %s", name, d.SigningAlgorithm, auditdigest.SigningAlgorithm)
 		}
 		sig, err := base64.StdEncoding.DecodeString(d.Signature)
 		h := sha256.Sum256(d.Message())
@@ -236,14 +239,14 @@ func checkDigests(bodies [][]byte, key *ecdsa.PublicKey) (map[string]Digest, err
 		}
 		if i > 0 {
 			prev := all[i-1]
-			switch p := deref(d.PreviousPeriodStart); {
+			switch p := ptr(d.PreviousPeriodStart); {
 			case p == "":
 				return nil, fmt.Errorf("%s names no previous digest, but the digest of %s comes before it", name, prev.PeriodStart)
 			case p > prev.PeriodStart:
 				return nil, fmt.Errorf("%s chains to the digest of %s, which the digests given do not hold (removed?)", name, p)
 			case p < prev.PeriodStart:
 				return nil, fmt.Errorf("%s chains to the digest of %s, skipping the digest of %s (inserted?)", name, p, prev.PeriodStart)
-			case deref(d.PreviousHash) != prev.Hash():
+			case ptr(d.PreviousHash) != prev.Hash():
 				return nil, fmt.Errorf("%s: the chain is broken: its previous hash is not the hash of the digest of %s", name, prev.PeriodStart)
 			}
 		}
@@ -283,14 +286,14 @@ func readNDJSON(r io.Reader) ([]line, error) {
 		l := line{n: n}
 		l.id, _ = obj["id"].(string)
 		l.at, _ = obj["at"].(string)
-		if p, ok := obj[ProofField]; ok {
+		if p, ok := obj[auditdigest.ProofField]; ok {
 			raw, _ := json.Marshal(p)
-			var proof Proof
+			var proof auditdigest.Proof
 			if err := json.Unmarshal(raw, &proof); err != nil {
 				l.proofError = errors.New("its proof is malformed")
 			}
 			l.proof = &proof
-			delete(obj, ProofField)
+			delete(obj, auditdigest.ProofField)
 		}
 		b, err := jcs.Value(obj)
 		if err != nil {
@@ -302,48 +305,13 @@ func readNDJSON(r io.Reader) ([]line, error) {
 	return out, sc.Err()
 }
 
-// CSVProofColumns follow the CSV export's entry columns (auditexport.CSVColumns):
-// the impersonator's fields the entry columns leave out, and the proof as JSON.
-var CSVProofColumns = []string{"impersonatorEmail", "impersonatorRole", "impersonatorSessionId", ProofField}
-
-// EntryOfCSV rebuilds the entry of a CSV export row (header names the columns): the
-// inverse of the export's CSVRow, an empty cell being an absent field.
-func EntryOfCSV(header, row []string) (audit.Entry, *Proof, error) {
-	col := map[string]string{}
-	for i, h := range header {
-		if i < len(row) {
-			col[h] = row[i]
-		}
-	}
-	e := audit.Entry{
-		ID: col["id"], At: col["at"], Action: col["action"],
-		Actor:     audit.Actor{UserID: col["actorUserId"], Email: col["actorEmail"], Role: col["actorRole"]},
-		Target:    audit.Target{Type: col["targetType"], ID: col["targetId"], Name: col["targetName"]},
-		RequestID: col["requestId"], SourceIP: col["sourceIp"], UserAgent: col["userAgent"],
-	}
-	if id := col["impersonatorUserId"]; id != "" {
-		e.Actor.Impersonator = &audit.Impersonator{UserID: id, Email: col["impersonatorEmail"], Role: col["impersonatorRole"], SessionID: col["impersonatorSessionId"]}
-	}
-	if err := json.Unmarshal([]byte(col["changes"]), &e.Changes); err != nil {
-		return e, nil, errors.New("its changes are not JSON")
-	}
-	var p *Proof
-	if raw := col[ProofField]; raw != "" {
-		p = &Proof{}
-		if err := json.Unmarshal([]byte(raw), p); err != nil {
-			return e, nil, errors.New("its proof is malformed")
-		}
-	}
-	return e, p, nil
-}
-
 func readCSV(r io.Reader) ([]line, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
 		return nil, fmt.Errorf("the CSV header: %w", err)
 	}
-	if !slices.Contains(header, "id") || !slices.Contains(header, ProofField) {
+	if !slices.Contains(header, "id") || !slices.Contains(header, auditdigest.ProofField) {
 		return nil, errors.New("the CSV header names no id or proof column: not an export with proofs")
 	}
 	var out []line
@@ -355,10 +323,10 @@ func readCSV(r io.Reader) ([]line, error) {
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %w", n, err)
 		}
-		e, p, err := EntryOfCSV(header, row)
+		e, p, err := auditexport.EntryOfCSV(header, row)
 		l := line{n: n, id: e.ID, at: e.At, proof: p, proofError: err}
 		if err == nil {
-			if l.leaf, err = LeafOf(e); err != nil {
+			if l.leaf, err = auditdigest.LeafOf(e); err != nil {
 				l.proofError = err
 			}
 		}
@@ -366,11 +334,18 @@ func readCSV(r io.Reader) ([]line, error) {
 	}
 }
 
-// Summary is the one line the verify command prints for an intact export.
+// Summary says what Verify checked in an intact export.
 func (r Report) Summary() string {
-	s := "ok: " + strconv.Itoa(r.Entries) + " entries from " + r.First + " to " + r.Last + " in " + strconv.Itoa(r.Digests) + " signed digests"
+	s := strconv.Itoa(r.Entries) + " entries from " + r.First + " to " + r.Last + " in " + strconv.Itoa(r.Digests) + " signed digests"
 	if r.Filtered {
 		s += "; the export is filtered, so each entry is proven but not that none is missing"
 	}
 	return s
+}
+
+func ptr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
