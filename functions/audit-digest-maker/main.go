@@ -4,11 +4,11 @@
 package main
 
 import (
-	"opsconsole/shared/auditdigest"
+	"opsconsole/shared/auditsign"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/function"
 )
 
 func main() {
-	function.Start(deps.Schedule(auditdigest.MakerFunction))
+	function.Start(deps.Schedule(auditsign.MakerFunction))
 }

@@ -6,7 +6,9 @@
 // and is signed with an asymmetric KMS key (ECC_NIST_P256, ECDSA_SHA_256). An export
 // line carries its entry's inclusion proof, so that any part of a period can be proven
 // and a removal inside an export's range shows as a gap in the leaf indexes. The
-// README's "Verifying the audit log" is the algorithm in full; Verify implements it.
+// README's "Verifying the audit log" is the algorithm in full; shared/auditverify
+// implements it, and shared/auditsign makes and signs the digests (KMS lives there
+// alone, so that the exporter, which reads digests, does not link it).
 //
 // Why a Merkle tree rather than per-entry hashes in the digest: a busy node's hour
 // (the platform's partition holds every entry of the installation) can hold tens of
@@ -44,6 +46,11 @@ type Digest struct {
 	PeriodEnd   string `json:"periodEnd" dynamodbav:"periodEnd"`
 	// Count is the number of entries (the tree's leaves).
 	Count int `json:"count" dynamodbav:"count"`
+	// FirstAt and LastAt are the times of the first and last leaves (a late entry's
+	// time lies before the period): an export whose time range holds one of them must
+	// hold that leaf, which makes a removal at a digest's edge visible.
+	FirstAt string `json:"firstAt" dynamodbav:"firstAt"`
+	LastAt  string `json:"lastAt" dynamodbav:"lastAt"`
 	// Root is the Merkle tree's root, lower-case hex.
 	Root string `json:"root" dynamodbav:"root"`
 	// PreviousPeriodStart and PreviousHash name the node's previous digest (nil for
@@ -67,6 +74,8 @@ func (d Digest) Message() []byte {
 	line("periodStart", d.PeriodStart)
 	line("periodEnd", d.PeriodEnd)
 	line("count", strconv.Itoa(d.Count))
+	line("firstAt", d.FirstAt)
+	line("lastAt", d.LastAt)
 	line("root", d.Root)
 	line("previousPeriodStart", deref(d.PreviousPeriodStart))
 	line("previousHash", deref(d.PreviousHash))

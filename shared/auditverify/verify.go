@@ -117,15 +117,17 @@ func Verify(export io.Reader, digestBodies [][]byte, publicKeyPEM []byte) (Repor
 	}
 	// Completeness. Within one digest the leaves are in the log's order (time, then
 	// id), so the leaves of an export's time range are a run of indexes: a missing
-	// index inside the run is a removed entry. A digest whose whole period lies
-	// inside the range must have its last leaf (its period's newest entry) and
-	// at least one line.
-	var problems []struct {
+	// index inside the run is a removed entry. A digest whose first (last) leaf's time
+	// lies inside the export's span must show that leaf: a removal at a digest's edge,
+	// or of all its entries.
+	type problem struct {
 		line int
 		err  error
 	}
-	for start, idx := range at {
-		d := digests[start]
+	var problems []problem
+	inside := func(at string) bool { return at >= rep.First && at <= rep.Last }
+	for start, d := range digests {
+		idx := at[start]
 		indexes := make([]int, 0, len(idx))
 		for i := range idx {
 			indexes = append(indexes, i)
@@ -133,35 +135,19 @@ func Verify(export io.Reader, digestBodies [][]byte, publicKeyPEM []byte) (Repor
 		slices.Sort(indexes)
 		for k := 1; k < len(indexes); k++ {
 			if indexes[k] != indexes[k-1]+1 {
-				problems = append(problems, struct {
-					line int
-					err  error
-				}{idx[indexes[k]], fmt.Errorf("removed: leaf %d of the digest of %s is missing, between line %d and line %d", indexes[k-1]+1, start, idx[indexes[k-1]], idx[indexes[k]])})
+				problems = append(problems, problem{idx[indexes[k]], fmt.Errorf("removed: leaf %d of the digest of %s is missing, between line %d and line %d", indexes[k-1]+1, start, idx[indexes[k-1]], idx[indexes[k]])})
 				break
 			}
 		}
-		if last := indexes[len(indexes)-1]; d.PeriodEnd <= rep.Last && last != d.Count-1 {
-			problems = append(problems, struct {
-				line int
-				err  error
-			}{idx[last] + 1, fmt.Errorf("removed: leaf %d of the digest of %s (%d entries, all before the export's last entry) is missing after line %d", last+1, start, d.Count, idx[last])})
+		if _, ok := idx[0]; !ok && inside(d.FirstAt) {
+			problems = append(problems, problem{lineAfter(lines, d.FirstAt), fmt.Errorf("removed: leaf 0 of the digest of %s (at %s, inside the export's range) is missing", start, d.FirstAt)})
 		}
-	}
-	for start, d := range digests {
-		if _, touched := at[start]; !touched && d.Count > 0 && d.PeriodStart > rep.First && d.PeriodEnd <= rep.Last {
-			problems = append(problems, struct {
-				line int
-				err  error
-			}{lineAfter(lines, d.PeriodStart), fmt.Errorf("removed: the %d entries of the digest of %s, inside the export's range, are missing", d.Count, start)})
+		if _, ok := idx[d.Count-1]; !ok && inside(d.LastAt) {
+			problems = append(problems, problem{lineAfter(lines, d.LastAt), fmt.Errorf("removed: leaf %d of the digest of %s (at %s, inside the export's range) is missing", d.Count-1, start, d.LastAt)})
 		}
 	}
 	if len(problems) > 0 {
-		slices.SortFunc(problems, func(a, b struct {
-			line int
-			err  error
-		}) int {
-			return a.line - b.line
-		})
+		slices.SortFunc(problems, func(a, b problem) int { return a.line - b.line })
 		return rep, problems[0].err
 	}
 	return rep, nil

@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		d := auditdigest.Digest{NodeID: "org_1", PeriodStart: p, PeriodEnd: periods[0][:11] + fmt.Sprintf("1%d:00:00.000Z", pi+1),
-			Count: len(es), Root: tree.Root(), SigningAlgorithm: auditdigest.SigningAlgorithm, KeyID: "arn:aws:kms:local"}
+			Count: len(es), FirstAt: es[0].At, LastAt: es[len(es)-1].At, Root: tree.Root(), SigningAlgorithm: auditdigest.SigningAlgorithm, KeyID: "arn:aws:kms:local"}
 		if prev != nil {
 			h := prev.Hash()
 			d.PreviousPeriodStart, d.PreviousHash = &prev.PeriodStart, &h
@@ -142,7 +142,10 @@ func TestVerify(t *testing.T) {
 		}, "removed: leaf 2 of the digest of 2026-12-02T10:00:00.000Z is missing, between line 2 and line 3"},
 		{"the newest of a period removed", func() []string {
 			return append(append([]string{}, whole[:4]...), whole[5:]...)
-		}, "removed: leaf 4 of the digest of 2026-12-02T10:00:00.000Z"},
+		}, "removed: leaf 4 of the digest of 2026-12-02T10:00:00.000Z (at 2026-12-02T10:04:00.000Z, inside the export's range) is missing"},
+		{"the oldest of a period removed", func() []string {
+			return append(append([]string{}, whole[:5]...), whole[6:]...)
+		}, "removed: leaf 0 of the digest of 2026-12-02T11:00:00.000Z"},
 		{"one inserted (a copy)", func() []string {
 			return append(append([]string{}, whole[:3]...), whole[2:]...)
 		}, "line 4 (entry 01P0E2): inserted: line 3 is already leaf 2"},

@@ -38,6 +38,7 @@ import (
 	"opsconsole/shared/audit"
 	"opsconsole/shared/auditdigest"
 	"opsconsole/shared/auditexport"
+	"opsconsole/shared/auditsign"
 	"opsconsole/shared/awscall"
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/clientservices"
@@ -69,10 +70,10 @@ var Functions = map[string]function.Builder{
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
-	"audit-digest-maker":   deps.Schedule(auditdigest.MakerFunction),
+	"audit-digest-maker":   deps.Schedule(auditsign.MakerFunction),
 	"audit-digests-list":   deps.API(auditdigest.ListFunction),
 	"audit-exporter":       deps.Queue(auditexport.JobFunction),
-	"audit-public-key-get": deps.API(auditdigest.PublicKeyFunction),
+	"audit-public-key-get": deps.API(auditsign.PublicKeyFunction),
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
 	"audit-writer": deps.Stream(func(d deps.Deps) function.StreamHandler {

@@ -1,4 +1,7 @@
-package auditdigest
+// Package auditsign makes the audit digests (shared/auditdigest) and signs them with
+// the KMS key, and serves that key's public half: the only code that links the KMS
+// client for them, so that the exporter and the digests list do not.
+package auditsign
 
 import (
 	"context"
@@ -9,14 +12,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/auditdigest"
 	"opsconsole/shared/store"
 )
 
@@ -46,17 +47,6 @@ type Maker struct {
 // GraceFor is the default wait after a period: a tenth of it, at most 2 minutes
 // (twice the audit writer's 60 s timeout).
 func GraceFor(period time.Duration) time.Duration { return min(period/10, 2*time.Minute) }
-
-// digestItem is a digest as stored: DIGEST#<node> / <periodStart>. No TTL: a digest
-// outlives the entries it covers (AuditRetentionDays), so that the chain stays whole.
-type digestItem struct {
-	PK     string `dynamodbav:"PK"`
-	SK     string `dynamodbav:"SK"`
-	Type   string `dynamodbav:"type"`
-	Digest `dynamodbav:",inline"`
-}
-
-func digestKey(node string) string { return "DIGEST#" + node }
 
 // stateKey holds the last period the maker closed.
 var stateKey = store.Key("AUDITDIGEST", "STATE")
@@ -104,18 +94,10 @@ func (m *Maker) Run(ctx context.Context) (int, error) {
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < 10*time.Second {
 			break // the next run goes on from here
 		}
-		nodes, err := audit.ActiveNodes(ctx, m.Store, p)
+		n, err := m.Close(ctx, p)
+		made += n
 		if err != nil {
 			return made, err
-		}
-		for _, n := range nodes {
-			ok, err := m.make(ctx, n, p)
-			if err != nil {
-				return made, fmt.Errorf("digest of %s %s: %w", n, p.Format(audit.TimeFormat), err)
-			}
-			if ok {
-				made++
-			}
 		}
 		if err := m.Store.PutIf(ctx, state{PK: "AUDITDIGEST", SK: "STATE", ClosedThrough: p.Format(audit.TimeFormat)}, nil); err != nil {
 			return made, err
@@ -123,6 +105,27 @@ func (m *Maker) Run(ctx context.Context) (int, error) {
 	}
 	if made > 0 {
 		api.Log(ctx).InfoContext(ctx, "audit digests made", "digests", made, "through", last.Format(audit.TimeFormat))
+	}
+	return made, nil
+}
+
+// Close makes the digests of period p: one for every node that had entries arrive in
+// it (the writer's markers). It answers the digests it made (those made before are
+// left as they are).
+func (m *Maker) Close(ctx context.Context, p time.Time) (int, error) {
+	nodes, err := audit.ActiveNodes(ctx, m.Store, p)
+	if err != nil {
+		return 0, err
+	}
+	made := 0
+	for _, n := range nodes {
+		ok, err := m.make(ctx, n, p)
+		if err != nil {
+			return made, fmt.Errorf("digest of %s %s: %w", n, p.Format(audit.TimeFormat), err)
+		}
+		if ok {
+			made++
+		}
 	}
 	return made, nil
 }
@@ -139,13 +142,14 @@ func (m *Maker) make(ctx context.Context, node string, p time.Time) (bool, error
 			return false, err
 		}
 	}
-	tree, err := NewTree(entries)
+	tree, err := auditdigest.NewTree(entries)
 	if err != nil {
 		return false, err
 	}
-	d := Digest{
+	d := auditdigest.Digest{
 		NodeID: node, PeriodStart: p.Format(audit.TimeFormat), PeriodEnd: p.Add(m.Period).Format(audit.TimeFormat),
-		Count: len(entries), Root: tree.Root(), SigningAlgorithm: SigningAlgorithm,
+		Count: len(entries), FirstAt: entries[0].At, LastAt: entries[len(entries)-1].At,
+		Root: tree.Root(), SigningAlgorithm: auditdigest.SigningAlgorithm,
 	}
 	prev, err := m.previous(ctx, node, d.PeriodStart)
 	if err != nil {
@@ -163,7 +167,7 @@ func (m *Maker) make(ctx context.Context, node string, p time.Time) (bool, error
 		return false, fmt.Errorf("sign: %w", err)
 	}
 	d.KeyID, d.Signature = aws.ToString(out.KeyId), base64.StdEncoding.EncodeToString(out.Signature)
-	err = m.Store.PutIf(ctx, digestItem{PK: digestKey(node), SK: d.PeriodStart, Type: "audit-digest", Digest: d}, store.NotExists())
+	err = m.Store.PutIf(ctx, auditdigest.Stored(d), store.NotExists())
 	if errors.Is(err, store.ErrConditionFailed) {
 		// Made by an earlier run that stopped before recording its progress.
 		return false, nil
@@ -171,32 +175,7 @@ func (m *Maker) make(ctx context.Context, node string, p time.Time) (bool, error
 	return err == nil, err
 }
 
-// previous is node's newest digest before period start, nil for none (one Query of
-// one item).
-func (m *Maker) previous(ctx context.Context, node, start string) (*Digest, error) {
-	key := expression.Key("PK").Equal(expression.Value(digestKey(node))).And(expression.Key("SK").LessThan(expression.Value(start)))
-	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
-	if err != nil {
-		return nil, err
-	}
-	r, err := m.Store.QueryOnce(ctx, dynamodb.QueryInput{
-		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
-		ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false), Limit: aws.Int32(1), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || len(r.Items) == 0 {
-		return nil, err
-	}
-	var it digestItem
-	if err := attributevalue.UnmarshalMap(r.Items[0], &it); err != nil {
-		return nil, err
-	}
-	return &it.Digest, nil
-}
-
-// Get reads node's digest of the period starting at start (store.ErrNotFound when
-// there is none).
-func Get(ctx context.Context, st *store.Store, node, start string) (Digest, error) {
-	var it digestItem
-	err := st.Get(ctx, store.Key(digestKey(node), start), &it)
-	return it.Digest, err
+// previous is node's newest digest before period start, nil for none.
+func (m *Maker) previous(ctx context.Context, node, start string) (*auditdigest.Digest, error) {
+	return auditdigest.Previous(ctx, m.Store, node, start)
 }
