@@ -46,7 +46,8 @@ fuzz:
 		go test ./infra/fuzz -run TestFuzzGate -count=1 -v -timeout 60m
 
 # Lint, then count the transformed template's resources against CloudFormation's
-# 500-resource limit (each function costs about three: function, role, permission).
+# 500-resource limit (a function costs three: function, role, permission; two when it
+# shares a role of the template's shared roles).
 validate:
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) .cache/sam-venv/bin/python infra/count_resources.py template.yaml

@@ -140,6 +140,42 @@ func BenchmarkOrganizationListIsFlat(b *testing.B) {
 	}
 }
 
+// BenchmarkPlatformOrganizationList measures the platform admin's organization list,
+// whose partitions are sharded (nodes.PlatformShards): a page is one Query per shard,
+// in parallel, so one round trip in sequence (ddb-sequential/op) for PlatformShards
+// calls, each reading up to a page.
+func BenchmarkPlatformOrganizationList(b *testing.B) {
+	root := admin(b)
+	d := createDistributor(b, root, unique("Shard D"))
+	p := createPartner(b, root, d.ID, unique("Shard P"))
+	seedOrganizations(b, nodeOf(b, p.ID), 2_000)
+	var cursor string
+	for _, c := range []struct{ name, path string }{
+		{"first page across the platform", "/v1/organizations?limit=25"},
+		{"page 2 across the platform by cursor", ""},
+		{"by status across the platform", "/v1/organizations?limit=25&status=approved"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			path := c.path
+			if path == "" {
+				if cursor == "" {
+					var page nodePage
+					do(b, req{method: "GET", path: "/v1/organizations?limit=25", token: root}).json(b, &page)
+					cursor = aws.ToString(page.NextCursor)
+				}
+				path = "/v1/organizations?limit=25&cursor=" + urlq(cursor)
+			}
+			measure(b, func(b *testing.B) {
+				var page nodePage
+				do(b, req{method: "GET", path: path, token: root}).json(b, &page)
+				if len(page.Items) != 25 {
+					b.Fatalf("page of %d", len(page.Items))
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkLowerLevelOperations measures what the levels below the partner cost:
 // organizations carry four more index entries (GSI3–GSI6) than the other levels.
 func BenchmarkLowerLevelOperations(b *testing.B) {

@@ -26,9 +26,11 @@ type costMeter struct {
 }
 
 type requestCost struct {
-	key         string
-	calls       int64
-	read, write float64
+	key string
+	// calls are the DynamoDB calls; sequential those made one after another (a
+	// sharded list's parallel Queries count once).
+	calls, sequential int64
+	read, write       float64
 }
 
 func (m *costMeter) Enabled(context.Context, slog.Level) bool { return true }
@@ -53,7 +55,11 @@ func (m *costMeter) Handle(_ context.Context, r slog.Record) error {
 		m.order++
 		id, key = fmt.Sprintf("trigger-%d", m.order), "pre-authentication "+attrs["outcome"].String()
 	}
-	m.reqs[id] = &requestCost{key: key, calls: int64(number(attrs["dynamodbCalls"])),
+	seq, ok := attrs["dynamodbSequential"]
+	if !ok {
+		seq = attrs["dynamodbCalls"] // the trigger's log has no parallel calls
+	}
+	m.reqs[id] = &requestCost{key: key, calls: int64(number(attrs["dynamodbCalls"])), sequential: int64(number(seq)),
 		read: number(attrs["readUnits"]), write: number(attrs["writeUnits"])}
 	return nil
 }
@@ -102,18 +108,21 @@ func meter(b *testing.B, what string, match func(key string) bool, op func(b *te
 	b.StopTimer()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var n, calls, cognitoCalls int64
+	var n, calls, sequential, cognitoCalls int64
 	var read, write float64
 	for id, c := range m.reqs {
 		if !match(c.key) {
 			continue
 		}
-		n, calls, read, write, cognitoCalls = n+1, calls+c.calls, read+c.read, write+c.write, cognitoCalls+m.cognito[id]
+		n, calls, sequential, read, write, cognitoCalls = n+1, calls+c.calls, sequential+c.sequential, read+c.read, write+c.write, cognitoCalls+m.cognito[id]
 	}
 	if n == 0 {
 		b.Fatalf("no %s was metered", what)
 	}
 	b.ReportMetric(float64(calls)/float64(n), "ddb-calls/op")
+	if sequential != calls {
+		b.ReportMetric(float64(sequential)/float64(n), "ddb-sequential/op")
+	}
 	b.ReportMetric(read/float64(n), "RCU/op")
 	b.ReportMetric(write/float64(n), "WCU/op")
 	if cognitoCalls > 0 {

@@ -85,6 +85,32 @@ func TestOrganizations(t *testing.T) {
 			t.Fatalf("partner list %v, want %v", got, want)
 		}
 	})
+	t.Run("the platform's sharded list pages every organization once, in name order", func(t *testing.T) {
+		// The platform-wide partitions are split into nodes.PlatformShards shards; a
+		// page merges them. Names of one prefix land in every shard (ids hash apart).
+		prefix := "Shard " + tag
+		var want []string
+		for i := range 9 {
+			o := createOrganization(t, p1Admin, p1.ID, fmt.Sprintf("%s %02d", prefix, 8-i))
+			want = append(want, o.Name)
+		}
+		slices.Reverse(want) // created from 08 down to 00
+		names := func(ns []node) []string {
+			out := make([]string, len(ns))
+			for i, n := range ns {
+				out[i] = n.Name
+			}
+			return out
+		}
+		for _, limit := range []int{1, 2, 4, 100} {
+			if got := names(listNodes(t, root, fmt.Sprintf("/v1/organizations?q=%s&limit=%d", urlq(prefix), limit))); !slices.Equal(got, want) {
+				t.Fatalf("limit %d: got %v, want %v", limit, got, want)
+			}
+		}
+		if got := names(listNodes(t, root, "/v1/organizations?q="+urlq(prefix)+"&status=approved&limit=3")); !slices.Equal(got, want) {
+			t.Fatalf("by status: got %v, want %v", got, want)
+		}
+	})
 	t.Run("a partner filter outside the caller's branch is a 404, like a missing partner", func(t *testing.T) {
 		foreign := do(t, req{method: "GET", path: "/v1/organizations?partnerId=" + px.ID, token: dAdmin})
 		missing := do(t, req{method: "GET", path: "/v1/organizations?partnerId=" + nodes.NewID(tree.KindPartner), token: dAdmin})

@@ -81,6 +81,17 @@ func TestAuditIsImmutable(t *testing.T) {
 		own := map[string]string{"AuditWriterFunction": "AuditWriterBoundary", "AuditDigestMakerFunction": "AuditDigestBoundary"}
 		for _, f := range fns {
 			b, set := tpl.Resources[f.LogicalID].Properties["PermissionsBoundary"]
+			if f.Role != nil {
+				// SAM applies neither Globals' boundary nor the function's to a role it
+				// did not make: a shared role must carry the boundary itself.
+				if got := References(f.Role.Properties["PermissionsBoundary"]); !slices.Equal(got, []string{"AuditImmutableBoundary"}) {
+					t.Errorf("%s: its role %s has the boundary %v, want AuditImmutableBoundary", f.LogicalID, f.Role.LogicalID, got)
+				}
+				if _, special := own[f.LogicalID]; special {
+					t.Errorf("%s shares role %s; it needs its own, with %s", f.LogicalID, f.Role.LogicalID, own[f.LogicalID])
+				}
+				continue
+			}
 			switch want, special := own[f.LogicalID]; {
 			case special:
 				if !slices.Equal(References(b), []string{want}) {

@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -37,12 +38,21 @@ type Statement struct {
 }
 
 // Policies reads the function's Policies property: a managed policy name, a policy
-// document, a SAM policy template, or a list of these. A function with Role has no
-// policies of its own (SAM ignores Policies then), which is an error here: the
-// check of the function's permissions (infra/iam) would have nothing to read.
+// document, a SAM policy template, or a list of these. A function whose Role is a
+// role of the template (Function.Role) has that role's policies instead: its
+// inline PolicyDocuments and its managed policies other than those SAM gives every
+// role it makes (samManaged), which stand for no grant of the function's own. A Role from outside the template is an error: the check of
+// the function's permissions (infra/iam) would have nothing to read.
 func (f Function) Policies() ([]Policy, error) {
+	if f.Role != nil {
+		if _, set := f.Properties["Policies"]; set {
+			// SAM ignores Policies beside a Role: a grant written there would be a lie.
+			return nil, fmt.Errorf("function %s: has both Role and Policies; SAM ignores the Policies", f.LogicalID)
+		}
+		return rolePolicies(f.LogicalID, *f.Role)
+	}
 	if _, ok := f.Properties["Role"]; ok {
-		return nil, fmt.Errorf("function %s: has a Role; its permissions are not in the template's Policies", f.LogicalID)
+		return nil, fmt.Errorf("function %s: its Role is not a role of the template; its permissions cannot be read", f.LogicalID)
 	}
 	raw, ok := f.Properties["Policies"]
 	if !ok || raw == nil {
@@ -57,6 +67,36 @@ func (f Function) Policies() ([]Policy, error) {
 		p, err := readPolicy(item)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: Policies[%d]: %w", f.LogicalID, i, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// samManaged are the managed policies SAM attaches to the roles it makes: the basic
+// execution role always, X-Ray's write access when Tracing is Active.
+var samManaged = []string{"policy/service-role/AWSLambdaBasicExecutionRole", "policy/AWSXrayWriteOnlyAccess"}
+
+func rolePolicies(fn string, role Resource) ([]Policy, error) {
+	var out []Policy
+	for _, m := range AsSlice(role.Properties["ManagedPolicyArns"]) {
+		written := m
+		if sub, ok := m.(Sub); ok {
+			written = sub.String
+		}
+		if s, ok := written.(string); ok && slices.ContainsFunc(samManaged, func(p string) bool { return strings.HasSuffix(s, ":iam::aws:"+p) }) {
+			continue
+		}
+		out = append(out, Policy{Managed: m})
+	}
+	for i, item := range AsSlice(role.Properties["Policies"]) {
+		doc, ok := AsMap(item)["PolicyDocument"]
+		if !ok {
+			return nil, fmt.Errorf("function %s: role %s: Policies[%d] has no PolicyDocument", fn, role.LogicalID, i)
+		}
+		p, err := readPolicy(doc)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: role %s: Policies[%d]: %w", fn, role.LogicalID, i, err)
 		}
 		out = append(out, p)
 	}

@@ -78,6 +78,10 @@ type Function struct {
 	// Events by event name, in the template's order.
 	Events     []Event
 	Properties map[string]any
+	// Role is the template's AWS::IAM::Role the function's Role property names
+	// (!GetAtt <Role>.Arn): a role shared by functions whose grants are the same.
+	// Nil when the function has its own role (Policies), or a Role from elsewhere.
+	Role *Resource
 }
 
 // Event is one entry of a function's Events.
@@ -313,6 +317,11 @@ func (t *Template) function(r Resource) (Function, error) {
 	f.Name = FolderName(code)
 	if f.Name == "" {
 		return f, fmt.Errorf("function %s: cannot take a folder name from CodeUri %q", r.LogicalID, code)
+	}
+	if ga, ok := r.Properties["Role"].(GetAtt); ok && ga.Attribute == "Arn" {
+		if role, ok := t.Resources[ga.Resource]; ok && role.Type == "AWS::IAM::Role" {
+			f.Role = &role
+		}
 	}
 	f.Env = AsMap(AsMap(r.Properties["Environment"])["Variables"])
 	f.Timeout = 3

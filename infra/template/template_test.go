@@ -259,7 +259,7 @@ func TestIntrinsics(t *testing.T) {
 	}{
 		{"short !Ref", tpl.Globals.FunctionEnv["TABLE_NAME"], Ref{"Table"}},
 		{"short !Sub", tpl.Globals.FunctionEnv["CURSOR_SECRET"], Sub{String: "{{resolve:secretsmanager:${CursorSecret}:SecretString}}"}},
-		{"short !GetAtt", tpl.Resources["MeGetFunction"].Properties["Policies"].([]any)[0].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Resource"], GetAtt{"Table", "Arn"}},
+		{"short !GetAtt", tpl.Resources["MeGetFunction"].Properties["Role"], GetAtt{"TableReadRole", "Arn"}},
 		{"!Ref in a flow mapping", tpl.Resources["UserPoolClient"].Properties["UserPoolId"], Ref{"UserPool"}},
 	}
 	for _, tc := range tests {

@@ -270,7 +270,7 @@ func (op Operation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Log(ctx).InfoContext(ctx, "request",
 			"requestId", meta.RequestID, "route", op.Method+" "+op.Path, "operation", string(op.ID),
 			"actor", actor, "status", rec.status, "latencyMs", time.Since(start).Milliseconds(),
-			"dynamodbCalls", cost.RoundTrips(), "readUnits", read, "writeUnits", write)
+			"dynamodbCalls", cost.RoundTrips(), "dynamodbSequential", cost.Sequential(), "readUnits", read, "writeUnits", write)
 	}()
 	r = r.WithContext(ctx)
 	if err := op.guard(r, &actor); err != nil {

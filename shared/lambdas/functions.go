@@ -17,7 +17,8 @@
 //     then links only the packages the constructor uses. Check with
 //     `go list -deps ./functions/<function-name>`.
 //  4. Add the function to template.yaml (CodeUri functions/<function-name>/, least-
-//     privilege policies, its route) and the route to shared/apidocs/openapi.yaml:
+//     privilege policies, or `Role: !GetAtt <Role>.Arn` of a shared role whose grants
+//     are exactly what it needs, its route) and the route to shared/apidocs/openapi.yaml:
 //     TestRoutes (shared/apidocs) fails until the table, the template and the
 //     document agree, and TestTable here until every folder has its entry; the
 //     IAM check of infra/e2e (docs/robustness.md) until its policies allow every AWS

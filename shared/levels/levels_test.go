@@ -95,27 +95,28 @@ func TestListIndex(t *testing.T) {
 	part := tree.Node{ID: "prt_p", Kind: tree.KindPartner}
 	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization}
 	cases := []struct {
-		name            string
-		level           Level
-		scope           tree.Node
-		filter          string
-		byFilter        bool
-		wantIndex, want string
+		name      string
+		level     Level
+		scope     tree.Node
+		filter    string
+		byFilter  bool
+		wantIndex string
+		want      []string
 	}{
-		{"distributors under the platform", Distributors, platform, "", false, "GSI1", "CHILDREN#platform#distributor"},
-		{"organizations of a partner", Organizations, part, "", false, "GSI1", "CHILDREN#prt_p#organization"},
-		{"organizations of a partner by status", Organizations, part, "approved", true, "GSI2", "CHILDREN#prt_p#organization#approved"},
-		{"organizations across a distributor", Organizations, dist, "", false, "GSI3", "BRANCH#dst_d#organization"},
-		{"organizations across a distributor by status", Organizations, dist, "pending", true, "GSI4", "BRANCH#dst_d#organization#pending"},
-		{"organizations across the platform", Organizations, platform, "", false, "GSI5", "BRANCH#platform#organization"},
-		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", "BRANCH#platform#organization#rejected"},
-		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", "CHILDREN#org_o#company#true"},
+		{"distributors under the platform", Distributors, platform, "", false, "GSI1", []string{"CHILDREN#platform#distributor"}},
+		{"organizations of a partner", Organizations, part, "", false, "GSI1", []string{"CHILDREN#prt_p#organization"}},
+		{"organizations of a partner by status", Organizations, part, "approved", true, "GSI2", []string{"CHILDREN#prt_p#organization#approved"}},
+		{"organizations across a distributor", Organizations, dist, "", false, "GSI3", []string{"BRANCH#dst_d#organization"}},
+		{"organizations across a distributor by status", Organizations, dist, "pending", true, "GSI4", []string{"BRANCH#dst_d#organization#pending"}},
+		{"organizations across the platform", Organizations, platform, "", false, "GSI5", []string{"BRANCH#platform#organization#s0", "BRANCH#platform#organization#s1", "BRANCH#platform#organization#s2", "BRANCH#platform#organization#s3"}},
+		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", []string{"BRANCH#platform#organization#rejected#s0", "BRANCH#platform#organization#rejected#s1", "BRANCH#platform#organization#rejected#s2", "BRANCH#platform#organization#rejected#s3"}},
+		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", []string{"CHILDREN#org_o#company#true"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			index, pk, sk, value := c.level.index(c.scope, c.filter, c.byFilter)
-			if index != c.wantIndex || pk != index+"PK" || sk != index+"SK" || value != c.want {
-				t.Fatalf("index %s %s %s %q, want %s %q", index, pk, sk, value, c.wantIndex, c.want)
+			index, pk, sk, values := c.level.index(c.scope, c.filter, c.byFilter)
+			if index != c.wantIndex || pk != index+"PK" || sk != index+"SK" || !slices.Equal(values, c.want) {
+				t.Fatalf("index %s %s %s %q, want %s %q", index, pk, sk, values, c.wantIndex, c.want)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"opsconsole/shared/api"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
 
@@ -123,58 +124,70 @@ func (l Level) filterValues() []string {
 	return []string{"true", "false"}
 }
 
-// index picks the index and partition that list the level's nodes below scope: GSI1
-// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above.
-func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk, value string) {
+// index picks the index and partitions that list the level's nodes below scope: GSI1
+// and GSI2 under the parent, GSI3/GSI4 and GSI5/GSI6 across the two levels above. The
+// platform's partitions are sharded (nodes.BranchKeys): more than one value then.
+func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk string, values []string) {
 	n := 1
-	value = nodes.ChildrenKey(scope.ID, l.Kind)
+	values = []string{nodes.ChildrenKey(scope.ID, l.Kind)}
 	if scope.Kind != l.Parent {
 		n = 3
 		if kinds := l.scopeKinds(); len(kinds) == 3 && scope.Kind == kinds[2] {
 			n = 5
 		}
-		value = nodes.BranchKey(scope.ID, l.Kind, "")
+		values = nodes.BranchKeys(scope.ID, l.Kind, "")
 	}
 	if byFilter {
 		n++
 		if scope.Kind == l.Parent {
-			value = nodes.ChildrenByStatusKey(scope.ID, l.Kind, filter)
+			values = []string{nodes.ChildrenByStatusKey(scope.ID, l.Kind, filter)}
 		} else {
-			value = nodes.BranchKey(scope.ID, l.Kind, filter)
+			values = nodes.BranchKeys(scope.ID, l.Kind, filter)
 		}
 	}
 	name := "GSI" + string(rune('0'+n))
-	return name, name + "PK", name + "SK", value
+	return name, name + "PK", name + "SK", values
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	q := api.TargetOf(r.Context()).(listQuery)
 	filter, byFilter := q.Filters[s.Level.filter()]
 	search, hasSearch := q.Filters["q"]
-	index, pkName, sk, pk := s.Level.index(q.scope, filter, byFilter)
-	key := expression.Key(pkName).Equal(expression.Value(pk))
-	if hasSearch {
-		key = key.And(expression.Key(sk).BeginsWith(nodes.NameKey(search)))
-	}
-	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
-	if err != nil {
-		return err
-	}
-	in := dynamodb.QueryInput{
-		IndexName: &index, KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	index, pkName, sk, pks := s.Level.index(q.scope, filter, byFilter)
+	ins := make([]dynamodb.QueryInput, len(pks))
+	for i, pk := range pks {
+		key := expression.Key(pkName).Equal(expression.Value(pk))
+		if hasSearch {
+			key = key.And(expression.Key(sk).BeginsWith(nodes.NameKey(search)))
+		}
+		expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
+		if err != nil {
+			return err
+		}
+		ins[i] = dynamodb.QueryInput{
+			IndexName: &index, KeyConditionExpression: expr.KeyCondition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}
 	}
 	caller := api.CallerOf(r.Context())
 	// The scope is part of the binding even when it was implied by the caller's node.
 	binding := q.Binding(caller.UserID, "GET /v1/"+s.Level.Resource+"\n"+q.scope.ID)
+	var start store.Item
 	if q.Cursor != "" {
-		start, err := s.Cursors.Decode(binding, q.Cursor)
-		if err != nil {
+		var err error
+		if start, err = s.Cursors.Decode(binding, q.Cursor); err != nil {
 			return problem.InvalidCursor()
 		}
-		in.ExclusiveStartKey = start
 	}
-	page, err := s.Store.QueryPage(r.Context(), in, q.Limit, []string{"PK", "SK", pkName, sk})
+	keyAttrs := []string{"PK", "SK", pkName, sk}
+	var page store.Page
+	var err error
+	if len(ins) == 1 {
+		ins[0].ExclusiveStartKey = start
+		page, err = s.Store.QueryPage(r.Context(), ins[0], q.Limit, keyAttrs)
+	} else {
+		page, err = s.Store.QueryShards(r.Context(), ins, pks, start, q.Limit, keyAttrs, pkName, sk)
+	}
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,10 @@ type Meter struct {
 	Calls      map[string]int
 	ReadUnits  float64
 	WriteUnits float64
+	// Overlapped counts the calls made while another of the same request was in
+	// flight (a sharded list's parallel Queries): they add to Calls, not to the time
+	// the request waits in sequence (Sequential).
+	Overlapped int
 }
 
 type key struct{}
@@ -51,6 +55,22 @@ func (m *Meter) RoundTrips() int {
 		n += c
 	}
 	return n
+}
+
+// Overlap records that n of the calls just counted ran beside another one.
+func (m *Meter) Overlap(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Overlapped += n
+}
+
+// Sequential is the number of round trips made one after another so far: the calls
+// less those that overlapped another.
+func (m *Meter) Sequential() int {
+	n := m.RoundTrips()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return n - m.Overlapped
 }
 
 // Units returns the read and write capacity units consumed so far.

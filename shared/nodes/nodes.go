@@ -7,6 +7,8 @@ package nodes
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -213,13 +215,47 @@ func ChildrenByStatusKey(parentID string, kind tree.Kind, status string) string 
 }
 
 // BranchKey is the partition, in GSI3 (distributor) or GSI5 (platform), of the nodes of
-// kind anywhere below ancestor; with filter (a status), in GSI4 or GSI6.
+// kind anywhere below ancestor; with filter (a status), in GSI4 or GSI6. The
+// platform's is split into shards (BranchKeys).
 func BranchKey(ancestorID string, kind tree.Kind, filter string) string {
 	k := "BRANCH#" + ancestorID + "#" + string(kind)
 	if filter != "" {
 		k += "#" + filter
 	}
 	return k
+}
+
+// PlatformShards is how many partitions the platform's branch lists (GSI5, GSI6: every
+// organization) are split into. Every organization change writes them, which at a
+// thousand changes a second would pass half a partition's write limit (docs/scale.md);
+// split in four, a shard takes a quarter, and a page reads the four in parallel
+// (store.QueryShards). Fixed: changing it moves every organization's index keys.
+const PlatformShards = 4
+
+// BranchKeys are the partitions that together hold BranchKey(ancestorID, kind,
+// filter): the PlatformShards shards for the platform, the one key otherwise.
+func BranchKeys(ancestorID string, kind tree.Kind, filter string) []string {
+	k := BranchKey(ancestorID, kind, filter)
+	if ancestorID != tree.PlatformID {
+		return []string{k}
+	}
+	out := make([]string, PlatformShards)
+	for i := range out {
+		out[i] = k + "#s" + strconv.Itoa(i)
+	}
+	return out
+}
+
+// branchKeyOf is the partition of BranchKeys(ancestorID, kind, filter) that holds node
+// id: its shard comes from a hash of the id, so it never moves.
+func branchKeyOf(ancestorID string, kind tree.Kind, filter, id string) string {
+	keys := BranchKeys(ancestorID, kind, filter)
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return keys[h.Sum32()%uint32(len(keys))]
 }
 
 // SetIndexKeys derives the index attributes from the node's parent, name and status.
@@ -239,8 +275,8 @@ func (it *Item) SetIndexKeys(filter string, branch bool) {
 	grand, great := it.Path[len(it.Path)-2], it.Path[len(it.Path)-3]
 	it.GSI3PK, it.GSI3SK = BranchKey(grand, it.Kind, ""), sk
 	it.GSI4PK, it.GSI4SK = BranchKey(grand, it.Kind, filter), sk
-	it.GSI5PK, it.GSI5SK = BranchKey(great, it.Kind, ""), sk
-	it.GSI6PK, it.GSI6SK = BranchKey(great, it.Kind, filter), sk
+	it.GSI5PK, it.GSI5SK = branchKeyOf(great, it.Kind, "", it.ID), sk
+	it.GSI6PK, it.GSI6SK = branchKeyOf(great, it.Kind, filter, it.ID), sk
 }
 
 // NewChild makes the item of a new node of kind under parent; the caller sets its
