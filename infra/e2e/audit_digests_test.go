@@ -109,7 +109,12 @@ func TestAuditDigestsVerify(t *testing.T) {
 		if n != len(all) {
 			return fmt.Errorf("the digests cover %d of %d entries", n, len(all))
 		}
-		return nil
+		for _, e := range all {
+			if e.ID == late.ID {
+				return nil
+			}
+		}
+		return fmt.Errorf("the late entry has not arrived yet")
 	})
 	t.Run("chained: each digest names its predecessor's hash, the first none", func(t *testing.T) {
 		if len(digests.Items) < 3 {

@@ -8,8 +8,9 @@
 //     policy operation, target loader, handler) and a constructor that builds it
 //     from a function's deps, taking only what it needs: `func(deps.Deps)
 //     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
-//     deps.API; deps.Stream for a stream consumer; function.Static for a route that
-//     needs no configuration. An expensive operation also takes an allowance per
+//     deps.API; deps.Stream for a stream consumer; deps.Schedule for a function a
+//     Schedule event runs (the local runtime plays it: infra/local/schedules.go);
+//     function.Static for a route that needs no configuration. An expensive operation also takes an allowance per
 //     node: `NodeLimit: throttle.PerTarget(store, throttle.<Allowance>)`.
 //  2. Add one line to the table below, in order: "<function-name>": <builder>.
 //  3. Write functions/<function-name>/main.go calling function.Start with the same
