@@ -12,6 +12,6 @@ import (
 
 func main() {
 	function.Start(deps.Consumer(func(d deps.Deps) function.StreamHandler {
-		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv(), Period: audit.DigestPeriodFromEnv()}).Handle
 	}))
 }

@@ -34,14 +34,14 @@ const matrixAll = "*"
 var mayDo = map[tree.Role]map[string][]string{
 	tree.RolePlatformAdmin: {
 		"distributors": {matrixAll}, "partners": {matrixAll}, "organizations": {matrixAll},
-		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
+		"companies": {matrixAll}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export", "digests", "public-key"},
 		"licenses": {matrixAll}, "client-services": {matrixAll}, "dashboard": {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 		"api-clients": {matrixAll},
 	},
 	tree.RoleDistributorAdmin: {
 		"partners": {matrixAll}, "organizations": {matrixAll}, "companies": {matrixAll},
-		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll},
+		"end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export", "digests", "public-key"}, "licenses": {matrixAll},
 		"client-services": clientServiceVerbs, "dashboard": {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 		"api-clients": {matrixAll},
@@ -50,7 +50,7 @@ var mayDo = map[tree.Role]map[string][]string{
 	// and sees the dashboard of every node in it (PRODUCT.md: "a partner (or higher)").
 	tree.RolePartnerAdmin: {
 		"organizations": {matrixAll}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
+		"me": {"get"}, "audit-logs": {"list", "export", "digests", "public-key"}, "licenses": {matrixAll}, "client-services": clientServiceVerbs,
 		"dashboard":         {"get"},
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 		"api-clients": {matrixAll},
@@ -60,7 +60,7 @@ var mayDo = map[tree.Role]map[string][]string{
 	// issuer's).
 	tree.RoleOrganizationAdmin: {
 		"organizations": {"get"}, "companies": {matrixAll}, "end-users": {matrixAll},
-		"me": {"get"}, "audit-logs": {"list", "export"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
+		"me": {"get"}, "audit-logs": {"list", "export", "digests", "public-key"}, "licenses": {"get", "list"}, "client-services": clientServiceVerbs,
 		// Its webhook endpoints too: the organization integrates its own systems.
 		"webhook-endpoints": {matrixAll}, "webhook-deliveries": {matrixAll}, "webhook-event-types": {"list"},
 		"api-clients": {matrixAll},
@@ -68,7 +68,7 @@ var mayDo = map[tree.Role]map[string][]string{
 	// Company staff read their company and manage its end users. Every admin manages
 	// the API clients of its node and below.
 	tree.RoleCompanyAdmin: {
-		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export"},
+		"companies": {"get"}, "end-users": {matrixAll}, "me": {"get"}, "audit-logs": {"list", "export", "digests", "public-key"},
 		"api-clients": {matrixAll},
 	},
 	// An end user has a profile and nothing else of the console.
@@ -353,6 +353,29 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 				want = 200
 			}
 			cell("audit-logs.list", role, p, req{method: "GET", path: "/v1/audit-logs?limit=1"}, want, ok)
+		}
+		return out
+	case route == "GET /v1/audit-logs/digests":
+		// The digests of each node placed around the caller: the list's readers, 404
+		// outside the branch (the role is checked first: no node is read for a role
+		// that may not list).
+		for _, role := range tree.Roles {
+			for _, kind := range exportKinds {
+				for _, p := range w.positions(w.at[role], kind) {
+					want, ok := underParent(role, "audit-logs", "digests", p, 200)
+					cell("audit-logs.digests", role, p, req{method: "GET", path: "/v1/audit-logs/digests?limit=1&nodeId=" + p.node.id}, want, ok)
+				}
+			}
+		}
+		return out
+	case route == "GET /v1/audit-logs/public-key":
+		for _, role := range tree.Roles {
+			p := placed{posOwn, w.at[role]}
+			want, ok := 403, roleMay(role, "audit-logs", "public-key")
+			if ok {
+				want = 200
+			}
+			cell("audit-logs.public-key", role, p, req{method: "GET", path: "/v1/audit-logs/public-key"}, want, ok)
 		}
 		return out
 	case route == "GET /v1/audit-logs/exports/{id}":

@@ -226,11 +226,12 @@ func TestSystem(t *testing.T) {
 
 	t.Run("key and alias exist", func(t *testing.T) {
 		out, err := kmsClient.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/" + DefaultStackName + "-secrets")})
+		secrets := res.KMSKeys["SecretsKey"].ID
 		if err != nil {
 			t.Fatal(err)
 		}
-		if aws.ToString(out.KeyMetadata.KeyId) != res.KMSKeyID {
-			t.Errorf("alias points at %s, key is %s", aws.ToString(out.KeyMetadata.KeyId), res.KMSKeyID)
+		if aws.ToString(out.KeyMetadata.KeyId) != secrets {
+			t.Errorf("alias points at %s, key is %s", aws.ToString(out.KeyMetadata.KeyId), secrets)
 		}
 	})
 

@@ -55,6 +55,11 @@ type Options struct {
 	// StartTimeout bounds each service's start; 0 means 60 s.
 	StartTimeout time.Duration
 
+	// Env replaces template environment variables of every function (locally all
+	// share the process environment), such as AUDIT_DIGEST_PERIOD for a period of
+	// seconds instead of the template's hour.
+	Env map[string]string
+
 	// Faults are the DynamoDB faults injected once the system serves (after Seed);
 	// with a zero Rate they come from DDB_FAULT_RATE and DDB_FAULT_SEED
 	// (FaultsFromEnv). Services.SetFaults changes them while it runs.
@@ -152,6 +157,10 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	scheduleMappings, err := s.Template.ScheduleMappings()
+	if err != nil {
+		return nil, err
+	}
 	if missing := unbuildable(s.Template); len(missing) > 0 {
 		s.log.Warn("template functions with no handler in shared/lambdas; their routes answer 500", "functions", missing)
 	}
@@ -169,6 +178,14 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range opts.Env {
+		s.Resources.Env[k] = v
+		for _, env := range s.Resources.FunctionEnv {
+			if _, ok := env[k]; ok {
+				env[k] = v
+			}
+		}
 	}
 	s.setEnv(s.Resources.Env)
 	if opts.Seed != nil {
@@ -263,8 +280,41 @@ func Start(ctx context.Context, opts Options) (_ *System, err error) {
 			}()
 		}
 	}
+	// Schedules (schedules.go).
+	for _, m := range scheduleMappings {
+		every, err := scheduleInterval(m, s.Resources.Env)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !m.Enabled:
+			s.log.Info("schedule disabled in the template", "function", m.Function, "event", m.Event)
+			continue
+		case every == 0:
+			s.log.Warn("schedule not played locally (cron expression)", "function", m.Function, "event", m.Event, "schedule", m.Expression)
+			continue
+		}
+		s.pollers.Add(1)
+		go func() {
+			defer s.pollers.Done()
+			playSchedule(pollCtx, m, every, s.scheduleHandler(m.Function), s.log)
+		}()
+	}
 	s.Took = time.Since(began)
 	return s, nil
+}
+
+func (s *System) scheduleHandler(name string) lambdas.ScheduleHandler {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		f, err := s.function(name)
+		if err != nil {
+			return err
+		}
+		if f.Schedule == nil {
+			return fmt.Errorf("local: function %s is not a scheduled function", name)
+		}
+		return f.Schedule(api.WithLogger(ctx, s.log), ev)
+	}
 }
 
 // unbuildable lists the template's functions that lambdas cannot build.

@@ -15,8 +15,8 @@ func TestAuditIsImmutable(t *testing.T) {
 		"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
 	changes := []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
 
-	// denies returns the actions boundary denies on the table's audit partitions.
-	denies := func(t *testing.T, boundary string) []string {
+	// denies returns the actions boundary denies on the table's partition pattern.
+	denies := func(t *testing.T, boundary, partition string) []string {
 		t.Helper()
 		r, ok := tpl.Resources[boundary]
 		if !ok || r.Type != "AWS::IAM::ManagedPolicy" {
@@ -29,8 +29,7 @@ func TestAuditIsImmutable(t *testing.T) {
 				continue
 			}
 			keys := AsSlice(AsMap(AsMap(s["Condition"])["ForAnyValue:StringLike"])["dynamodb:LeadingKeys"])
-			if !slices.Contains(keys, any("AUDIT#*")) || !slices.Contains(keys, any("AUDITT#*")) {
-				t.Errorf("%s: a Deny not on both audit partitions: %v", boundary, keys)
+			if !slices.Contains(keys, any(partition)) {
 				continue
 			}
 			for _, a := range AsSlice(s["Action"]) {
@@ -39,26 +38,39 @@ func TestAuditIsImmutable(t *testing.T) {
 		}
 		return denied
 	}
-	t.Run("every function's boundary forbids writing audit entries", func(t *testing.T) {
+	// The audit entries, their history copies, the writer's arrival markers (which
+	// say which digests to make) and the digests.
+	entries := []string{"AUDIT#*", "AUDITT#*", "AUDITQ#*"}
+	const digests = "DIGEST#*"
+	mustDeny := func(t *testing.T, boundary string, partitions []string, actions []string) {
+		t.Helper()
+		for _, p := range partitions {
+			denied := denies(t, boundary, p)
+			for _, a := range actions {
+				if !slices.Contains(denied, a) {
+					t.Errorf("%s does not deny %s on %s", boundary, a, p)
+				}
+			}
+		}
+	}
+	t.Run("every function's boundary forbids writing audit entries and digests", func(t *testing.T) {
 		if got := References(tpl.Globals.Function["PermissionsBoundary"]); !slices.Equal(got, []string{"AuditImmutableBoundary"}) {
 			t.Fatalf("Globals.Function.PermissionsBoundary refers to %v, want AuditImmutableBoundary", got)
 		}
-		denied := denies(t, "AuditImmutableBoundary")
-		for _, a := range writes {
-			if !slices.Contains(denied, a) {
-				t.Errorf("AuditImmutableBoundary does not deny %s", a)
-			}
+		mustDeny(t, "AuditImmutableBoundary", append(entries, digests), writes)
+	})
+	t.Run("the audit writer may put entries, never change or delete one, nor write a digest", func(t *testing.T) {
+		mustDeny(t, "AuditWriterBoundary", entries, changes)
+		mustDeny(t, "AuditWriterBoundary", []string{digests}, writes)
+		if denied := denies(t, "AuditWriterBoundary", "AUDIT#*"); slices.Contains(denied, "dynamodb:PutItem") {
+			t.Error("AuditWriterBoundary denies the writer its puts")
 		}
 	})
-	t.Run("the audit writer may put entries, never change or delete one", func(t *testing.T) {
-		denied := denies(t, "AuditWriterBoundary")
-		for _, a := range changes {
-			if !slices.Contains(denied, a) {
-				t.Errorf("AuditWriterBoundary does not deny %s", a)
-			}
-		}
-		if slices.Contains(denied, "dynamodb:BatchWriteItem") || slices.Contains(denied, "dynamodb:PutItem") {
-			t.Error("AuditWriterBoundary denies the writer its puts")
+	t.Run("the digest maker may put digests, never change or delete one, nor write an entry", func(t *testing.T) {
+		mustDeny(t, "AuditDigestBoundary", []string{digests}, changes)
+		mustDeny(t, "AuditDigestBoundary", entries, writes)
+		if denied := denies(t, "AuditDigestBoundary", digests); slices.Contains(denied, "dynamodb:PutItem") {
+			t.Error("AuditDigestBoundary denies the maker its puts")
 		}
 	})
 	t.Run("no other function escapes the boundary", func(t *testing.T) {
@@ -66,26 +78,27 @@ func TestAuditIsImmutable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		own := map[string]string{"AuditWriterFunction": "AuditWriterBoundary", "AuditDigestMakerFunction": "AuditDigestBoundary"}
 		for _, f := range fns {
-			own, set := tpl.Resources[f.LogicalID].Properties["PermissionsBoundary"]
+			b, set := tpl.Resources[f.LogicalID].Properties["PermissionsBoundary"]
 			if f.Role != nil {
 				// SAM applies neither Globals' boundary nor the function's to a role it
 				// did not make: a shared role must carry the boundary itself.
 				if got := References(f.Role.Properties["PermissionsBoundary"]); !slices.Equal(got, []string{"AuditImmutableBoundary"}) {
 					t.Errorf("%s: its role %s has the boundary %v, want AuditImmutableBoundary", f.LogicalID, f.Role.LogicalID, got)
 				}
-				if f.LogicalID == "AuditWriterFunction" {
-					t.Errorf("AuditWriterFunction shares role %s; it needs its own, with AuditWriterBoundary", f.Role.LogicalID)
+				if _, special := own[f.LogicalID]; special {
+					t.Errorf("%s shares role %s; it needs its own, with %s", f.LogicalID, f.Role.LogicalID, own[f.LogicalID])
 				}
 				continue
 			}
-			switch {
-			case f.LogicalID == "AuditWriterFunction":
-				if !slices.Equal(References(own), []string{"AuditWriterBoundary"}) {
-					t.Errorf("AuditWriterFunction's boundary refers to %v, want AuditWriterBoundary", References(own))
+			switch want, special := own[f.LogicalID]; {
+			case special:
+				if !slices.Equal(References(b), []string{want}) {
+					t.Errorf("%s's boundary refers to %v, want %s", f.LogicalID, References(b), want)
 				}
 			case set:
-				t.Errorf("%s sets a boundary of its own: %v", f.LogicalID, own)
+				t.Errorf("%s sets a boundary of its own: %v", f.LogicalID, b)
 			}
 		}
 	})

@@ -198,7 +198,7 @@ func TestResourcesOfType(t *testing.T) {
 		{"AWS::SQS::Queue", []string{"AuditExportDeadLetterQueue", "AuditExportQueue", "AuditWriterDeadLetterQueue", "AuditWriterQueue",
 			"NodeSweeperDeadLetterQueue", "NodeSweeperQueue", "StreamRouterFailureQueue", "TreeCounterDeadLetterQueue", "TreeCounterQueue",
 			"TreeDeleterDeadLetterQueue", "TreeDeleterQueue", "WebhookDeliveryDeadLetterQueue", "WebhookDeliveryQueue", "WebhookDispatcherDeadLetterQueue", "WebhookDispatcherQueue"}},
-		{"AWS::KMS::Key", []string{"SecretsKey"}},
+		{"AWS::KMS::Key", []string{"AuditDigestKey", "SecretsKey"}},
 		{"AWS::KMS::Alias", []string{"SecretsKeyAlias"}},
 		{"AWS::SecretsManager::Secret", []string{"CursorSecret"}},
 		{"AWS::Serverless::HttpApi", []string{"HttpApi"}},

@@ -2,15 +2,18 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/oklog/ulid/v2"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/store"
@@ -86,21 +89,41 @@ type Consumer struct {
 	// Retention is how long the entries are kept (EntryRetentionFromEnv); 0 keeps
 	// them for ever.
 	Retention time.Duration
+	// Period is the digest period (DigestPeriodFromEnv); 0 means DefaultDigestPeriod.
+	Period time.Duration
+	// Now is the clock that stamps arrivals; nil means time.Now.
+	Now func() time.Time
 }
 
-// maxBatch is BatchWriteItem's limit.
+// maxBatch bounds the items written at once (and so the records a failure reports).
 const maxBatch = 25
 
-// Handle is the stream function's handler. Entries have deterministic keys and are
-// written whole, so a replayed record rewrites the same items and changes nothing.
-// A record whose entries cannot be written is reported, with every record after it,
-// as a batch item failure; Lambda retries from it and order is kept.
+// markerRetention is how long an arrival period's markers stay: the digest maker
+// reads them once, minutes after the period ends.
+const markerRetention = 7 * 24 * time.Hour
+
+// Handle is the stream function's handler. Each item is put only if it does not
+// exist (attribute_not_exists), stamped with its arrival (arrival.go): a replayed
+// record finds its items there and changes nothing, not even their arrival. Before
+// the entries, one marker per arrival period names the nodes they go to, for the
+// digest maker. A record whose entries cannot be written is reported, with every
+// record after it, as a batch item failure; Lambda retries from it and order is kept.
 func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
 	type pending struct {
 		seq     string
-		entries []types.WriteRequest
+		entries []store.Item
 	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	period := c.Period
+	if period <= 0 {
+		period = DefaultDigestPeriod
+	}
+	arrived := now().UTC()
+	active := map[time.Time]map[string]bool{}
 	var work []pending
 	for _, rec := range ev.Records {
 		if rec.EventName != string(events.DynamoDBOperationTypeInsert) {
@@ -117,57 +140,94 @@ func (c *Consumer) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.
 			api.Log(ctx).ErrorContext(ctx, "unreadable change record", "sequenceNumber", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
-		p := pending{seq: rec.Change.SequenceNumber}
 		items, err := Items(ch.Entry, ch.Scope, c.Retention)
 		if err != nil {
 			return resp, fmt.Errorf("marshal entry: %w", err)
 		}
-		for _, av := range items {
-			p.entries = append(p.entries, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+		p := stamp(items, ch.Entry.At, arrived, period)
+		if active[p] == nil {
+			active[p] = map[string]bool{}
 		}
-		work = append(work, p)
+		for _, n := range ch.Scope {
+			active[p][n] = true
+		}
+		work = append(work, pending{seq: rec.Change.SequenceNumber, entries: items})
 	}
-	// Pack whole records into batches of at most 25 writes.
+	if len(work) == 0 {
+		return resp, nil
+	}
+	fail := func(from int, err error) (events.DynamoDBEventResponse, error) {
+		api.Log(ctx).ErrorContext(ctx, "audit entries not written", "fromSequenceNumber", work[from].seq, "error", err.Error())
+		for _, p := range work[from:] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: p.seq})
+		}
+		return resp, nil
+	}
+	if err := c.mark(ctx, active, arrived); err != nil {
+		return fail(0, err)
+	}
+	// Whole records, at most maxBatch items at once.
 	for i := 0; i < len(work); {
-		var batch []types.WriteRequest
+		var batch []store.Item
 		j := i
 		for j < len(work) && (len(batch) == 0 || len(batch)+len(work[j].entries) <= maxBatch) {
 			batch = append(batch, work[j].entries...)
 			j++
 		}
 		if err := c.write(ctx, batch); err != nil {
-			api.Log(ctx).ErrorContext(ctx, "audit entries not written", "fromSequenceNumber", work[i].seq, "error", err.Error())
-			for _, p := range work[i:] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: p.seq})
-			}
-			return resp, nil
+			return fail(i, err)
 		}
 		i = j
 	}
 	return resp, nil
 }
 
-func (c *Consumer) write(ctx context.Context, reqs []types.WriteRequest) error {
-	for start := 0; start < len(reqs); start += maxBatch {
-		chunk := reqs[start:min(start+maxBatch, len(reqs))]
-		for attempt := 0; len(chunk) > 0; attempt++ {
-			if attempt == 5 {
-				return fmt.Errorf("%d writes still unprocessed", len(chunk))
-			}
-			if attempt > 0 {
-				time.Sleep(c.Backoff << attempt)
-			}
-			out, err := c.Store.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems:           map[string][]types.WriteRequest{c.Store.Table: chunk},
-				ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
-			})
-			if err != nil {
-				return fmt.Errorf("batch write: %w", err)
-			}
-			chunk = out.UnprocessedItems[c.Store.Table]
+// mark puts one marker per arrival period: the nodes whose partitions get entries.
+func (c *Consumer) mark(ctx context.Context, active map[time.Time]map[string]bool, now time.Time) error {
+	for p, set := range active {
+		nodes := make([]string, 0, len(set))
+		for n := range set {
+			nodes = append(nodes, n)
+		}
+		sort.Strings(nodes)
+		marker := store.Item{
+			"PK": &types.AttributeValueMemberS{Value: queueKey(p)}, "SK": &types.AttributeValueMemberS{Value: ulid.Make().String()},
+			"type": &types.AttributeValueMemberS{Value: "audit-arrivals"}, "nodes": &types.AttributeValueMemberSS{Value: nodes},
+			"expiresAt": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(markerRetention).Unix(), 10)},
+		}
+		if err := c.Store.PutIf(ctx, marker, nil); err != nil {
+			return fmt.Errorf("arrival marker: %w", err)
 		}
 	}
 	return nil
+}
+
+// write puts the items, each only if it is not there yet, a few at a time.
+func (c *Consumer) write(ctx context.Context, items []store.Item) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, 8)
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for attempt := 0; ; attempt++ {
+				err := c.Store.PutIf(ctx, it, store.NotExists())
+				if err == nil || errors.Is(err, store.ErrConditionFailed) {
+					// Written now, or by an earlier delivery of the same record.
+					return
+				}
+				if attempt == 4 {
+					errs[i] = err
+					return
+				}
+				time.Sleep(c.Backoff << attempt)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // FromStreamImage converts a stream image from the Lambda event into the SDK's

@@ -26,10 +26,10 @@ func TestCSVRow(t *testing.T) {
 	}{
 		{"plain", audit.Entry{ID: "1", At: "2026-01-01T00:00:00.000Z", Actor: audit.Actor{UserID: "u", Email: "u@x", Role: "partner_admin"},
 			Action: "company.created", Target: audit.Target{Type: "company", ID: "cmp_1", Name: "Acme"}, RequestID: "r", SourceIP: "192.0.2.1", UserAgent: "ua"},
-			[]string{"1", "2026-01-01T00:00:00.000Z", "u", "u@x", "partner_admin", "", "company.created", "company", "cmp_1", "Acme", "[]", "r", "192.0.2.1", "ua"}},
+			[]string{"1", "2026-01-01T00:00:00.000Z", "u", "u@x", "partner_admin", "", "company.created", "company", "cmp_1", "Acme", "[]", "r", "192.0.2.1", "ua", "", "", "", ""}},
 		{"impersonated, with changes", audit.Entry{ID: "2", Actor: audit.Actor{UserID: "u", Impersonator: &audit.Impersonator{UserID: "real"}},
 			Changes: []audit.FieldChange{{Field: "name", Before: "a", After: nil}}},
-			[]string{"2", "", "u", "", "", "real", "", "", "", "", `[{"field":"name","before":"a","after":null}]`, "", "", ""}},
+			[]string{"2", "", "u", "", "", "real", "", "", "", "", `[{"field":"name","before":"a","after":null}]`, "", "", "", "", "", "", ""}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,7 +49,7 @@ func TestCSVRow(t *testing.T) {
 		e := audit.Entry{ID: "3", Target: audit.Target{Name: "a, \"b\"\nc"}}
 		var b bytes.Buffer
 		enc, _ := newEncoder(FormatCSV, &b)
-		if err := enc.write(e); err != nil {
+		if err := enc.write(e, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := enc.flush(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"opsconsole/shared/api"
+	"opsconsole/shared/audit"
 	"opsconsole/shared/deps"
 	"opsconsole/shared/function"
 )
@@ -33,7 +34,7 @@ func GetFunction(d deps.Deps) api.Operation {
 
 // JobFunction is the audit-exporter function: the queue's consumer.
 func JobFunction(d deps.Deps) function.SQSHandler {
-	return (&Job{Store: d.Store, S3: newS3(d.Config.AWS), Bucket: os.Getenv(EnvBucket), Margin: 15 * time.Second}).Handle
+	return (&Job{Store: d.Store, S3: newS3(d.Config.AWS), Bucket: os.Getenv(EnvBucket), Margin: 15 * time.Second, Period: audit.DigestPeriodFromEnv()}).Handle
 }
 
 // newS3 is the S3 client of cfg. With an endpoint override (an emulator such as moto

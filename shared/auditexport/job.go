@@ -38,6 +38,9 @@ type Job struct {
 	PageSize int
 	// PartSize is the upload's part size; 0 means DefaultPartSize.
 	PartSize int
+	// Period is the audit digest period (audit.DigestPeriodFromEnv), by which each
+	// line finds the digest that proves it; 0 means audit.DefaultDigestPeriod.
+	Period time.Duration
 }
 
 // Handle runs the job of every message of the batch and reports the ones to try again.
@@ -150,6 +153,11 @@ func (j *Job) write(ctx context.Context, it item, in dynamodb.QueryInput, up *up
 	if err != nil {
 		return 0, err
 	}
+	period := j.Period
+	if period <= 0 {
+		period = audit.DefaultDigestPeriod
+	}
+	proofs := newProver(j.Store, it.NodeID, period, it.Filters)
 	count := 0
 	progress := time.Now()
 	var start store.Item
@@ -173,7 +181,11 @@ func (j *Job) write(ctx context.Context, it item, in dynamodb.QueryInput, up *up
 			if err != nil {
 				return count, err
 			}
-			if err := enc.write(e); err != nil {
+			p, err := proofs.proof(ctx, raw, e)
+			if err != nil {
+				return count, err
+			}
+			if err := enc.write(e, p); err != nil {
 				return count, err
 			}
 			count++

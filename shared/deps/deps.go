@@ -115,3 +115,14 @@ func Consumer(h func(Deps) function.StreamHandler) function.Builder {
 		return function.Function{SQS: consumers.FromQueue(h(d), d.Store.GetImage)}, nil
 	})
 }
+
+// Schedule is the scheduled function h builds from the deps.
+func Schedule(h func(Deps) function.ScheduleHandler) function.Builder {
+	return function.BuildFunc(func(ctx context.Context) (function.Function, error) {
+		d, err := Load(ctx)
+		if err != nil {
+			return function.Function{}, err
+		}
+		return function.Function{Schedule: h(d)}, nil
+	})
+}

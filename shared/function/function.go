@@ -29,6 +29,10 @@ type SQSHandler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventRe
 // PreAuthenticationHandler is the signature of a Cognito pre-authentication trigger.
 type PreAuthenticationHandler func(ctx context.Context, ev events.CognitoEventUserPoolsPreAuthentication) (events.CognitoEventUserPoolsPreAuthentication, error)
 
+// ScheduleHandler is the signature of a function an EventBridge schedule invokes
+// (template.yaml: a Schedule or ScheduleV2 event).
+type ScheduleHandler func(ctx context.Context, ev events.EventBridgeEvent) error
+
 // Function is one built handler; exactly one field is set.
 type Function struct {
 	HTTP   HTTPHandler
@@ -40,6 +44,8 @@ type Function struct {
 	PreAuthentication PreAuthenticationHandler
 	// CustomResource answers CloudFormation's custom resource requests (shared/firstadmin).
 	CustomResource cfn.CustomResourceLambdaFunction
+	// Schedule runs on a schedule (the audit digests, shared/auditdigest).
+	Schedule ScheduleHandler
 }
 
 // Handler returns the handler in the form lambda.Start takes.
@@ -55,6 +61,9 @@ func (f Function) Handler() any {
 	}
 	if f.SQS != nil {
 		return f.SQS
+	}
+	if f.Schedule != nil {
+		return f.Schedule
 	}
 	return f.Stream
 }

@@ -10,7 +10,8 @@
 //     api.Operation` for HTTP (see levels.Level.Create, users.Function), wrapped in
 //     deps.API; deps.Consumer for a consumer of the table's stream (it is served
 //     from its SQS queue behind the stream router: shared/consumers tells the rest);
-//     deps.Queue for another SQS consumer; function.Static for a route that needs
+//     deps.Queue for another SQS consumer; deps.Schedule for a function a Schedule
+//     event runs (the local runtime plays it: infra/local/schedules.go); function.Static for a route that needs
 //     no configuration. An expensive operation also takes an allowance per
 //     node: `NodeLimit: throttle.PerTarget(store, throttle.<Allowance>)`.
 //  2. Add one line to the table below, in order: "<function-name>": <builder>.
@@ -40,7 +41,9 @@ import (
 	"opsconsole/shared/apiclients"
 	"opsconsole/shared/apidocs"
 	"opsconsole/shared/audit"
+	"opsconsole/shared/auditdigest"
 	"opsconsole/shared/auditexport"
+	"opsconsole/shared/auditsign"
 	"opsconsole/shared/awscall"
 	"opsconsole/shared/cascade"
 	"opsconsole/shared/clientservices"
@@ -89,11 +92,14 @@ var Functions = map[string]function.Builder{
 	"audit-logs-list": deps.API(func(d deps.Deps) api.Operation {
 		return (&audit.Lister{Store: d.Store, Cursors: d.Cursors, Callers: d.Callers}).Operation()
 	}),
+	"audit-digest-maker":   deps.Schedule(auditsign.MakerFunction),
+	"audit-digests-list":   deps.API(auditdigest.ListFunction),
 	"audit-exporter":       deps.Queue(auditexport.JobFunction),
+	"audit-public-key-get": deps.API(auditsign.PublicKeyFunction),
 	"audit-exports-create": deps.API(auditexport.CreateFunction),
 	"audit-exports-get":    deps.API(auditexport.GetFunction),
 	"audit-writer": deps.Consumer(func(d deps.Deps) function.StreamHandler {
-		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv()}).Handle
+		return (&audit.Consumer{Store: d.Store, Backoff: 50 * time.Millisecond, Retention: audit.EntryRetentionFromEnv(), Period: audit.DigestPeriodFromEnv()}).Handle
 	}),
 	"auth-activate":           deps.API(users.Function("auth-activate")),
 	"auth-challenge":          deps.API(signin.ChallengeFunction),
@@ -216,6 +222,8 @@ type (
 	StreamHandler = function.StreamHandler
 	// SQSHandler is an SQS queue consumer's handler.
 	SQSHandler = function.SQSHandler
+	// ScheduleHandler is a scheduled function's handler.
+	ScheduleHandler = function.ScheduleHandler
 )
 
 // Names lists every function, sorted.
@@ -259,6 +267,11 @@ func named(f Function, name string) Function {
 	}
 	if h := f.SQS; h != nil {
 		f.SQS = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			return h(awscall.WithFunction(ctx, name), ev)
+		}
+	}
+	if h := f.Schedule; h != nil {
+		f.Schedule = func(ctx context.Context, ev events.EventBridgeEvent) error {
 			return h(awscall.WithFunction(ctx, name), ev)
 		}
 	}

@@ -127,10 +127,14 @@ var ErrConditionFailed = errors.New("condition failed")
 
 // PutIf writes v alone when cond holds (a plain PutItem: half the cost of a
 // one-item transaction).
+// v may be an Item already marshalled.
 func (s *Store) PutIf(ctx context.Context, v any, cond *Condition) error {
-	av, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		return fmt.Errorf("marshal item: %w", err)
+	av, ok := v.(Item)
+	if !ok {
+		var err error
+		if av, err = attributevalue.MarshalMap(v); err != nil {
+			return fmt.Errorf("marshal item: %w", err)
+		}
 	}
 	in := &dynamodb.PutItemInput{TableName: &s.Table, Item: av, ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
 	if cond != nil {

@@ -20,13 +20,17 @@ const (
 	// OpAuditLogsExportGet reads its state (and link): the list's readers may.
 	OpAuditLogsExport    Operation = "audit-logs.export"
 	OpAuditLogsExportGet Operation = "audit-logs.export-get"
-	OpPartnersCreate     Operation = "partners.create"
-	OpPartnersList       Operation = "partners.list"
-	OpPartnersGet        Operation = "partners.get"
-	OpPartnersUpdate     Operation = "partners.update"
-	OpPartnersSuspend    Operation = "partners.suspend"
-	OpPartnersEnable     Operation = "partners.enable"
-	OpPartnersDelete     Operation = "partners.delete"
+	// OpAuditDigestsList lists a node's signed digests and OpAuditDigestsKey reads
+	// their public key: the list's readers may, to verify what they export.
+	OpAuditDigestsList Operation = "audit-logs.digests"
+	OpAuditDigestsKey  Operation = "audit-logs.public-key"
+	OpPartnersCreate   Operation = "partners.create"
+	OpPartnersList     Operation = "partners.list"
+	OpPartnersGet      Operation = "partners.get"
+	OpPartnersUpdate   Operation = "partners.update"
+	OpPartnersSuspend  Operation = "partners.suspend"
+	OpPartnersEnable   Operation = "partners.enable"
+	OpPartnersDelete   Operation = "partners.delete"
 
 	OpOrganizationsCreate     Operation = "organizations.create"
 	OpOrganizationsList       Operation = "organizations.list"
@@ -200,6 +204,8 @@ var Policy = map[Operation]Rule{
 	OpAuditLogsList:       {MinRole: RoleCompanyAdmin},
 	OpAuditLogsExport:     {MinRole: RoleCompanyAdmin},
 	OpAuditLogsExportGet:  {MinRole: RoleCompanyAdmin},
+	OpAuditDigestsList:    {MinRole: RoleCompanyAdmin},
+	OpAuditDigestsKey:     {MinRole: RoleCompanyAdmin},
 	OpPartnersCreate:      {MinRole: RoleDistributorAdmin},
 	OpPartnersList:        {MinRole: RoleDistributorAdmin},
 	OpPartnersGet:         {MinRole: RoleDistributorAdmin},

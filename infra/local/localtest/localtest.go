@@ -150,6 +150,7 @@ func StartSystem(ctx context.Context, logger *slog.Logger, adminEmail, adminPass
 		// The webhook retry schedule compressed to seconds, so that the tests see a
 		// delivery retried and given up on, and an endpoint disabled, in a test's time.
 		Parameters: map[string]string{"WebhookRetrySchedule": TestRetrySchedule, "WebhookDisableAfter": TestDisableAfter},
+		Env:        Env(),
 		Seed: func(ctx context.Context, _ map[string]string) error {
 			return signin.SeedPlatformAdmin(ctx, adminEmail, adminPassword)
 		},
@@ -172,4 +173,17 @@ func StartSystem(ctx context.Context, logger *slog.Logger, adminEmail, adminPass
 		Cognito: cip.NewFromConfig(cfg.AWS),
 		PoolID:  cfg.UserPoolID,
 	}, nil
+}
+
+// DigestPeriod is the audit digest period of the tests' local system: short, so that
+// a test sees its entries' digest within seconds (AUDIT_DIGEST_PERIOD overrides it).
+const DigestPeriod = "3s"
+
+// Env is the environment the tests' local system replaces the template's with.
+func Env() map[string]string {
+	p := os.Getenv("AUDIT_DIGEST_PERIOD")
+	if p == "" {
+		p = DigestPeriod
+	}
+	return map[string]string{"AUDIT_DIGEST_PERIOD": p}
 }

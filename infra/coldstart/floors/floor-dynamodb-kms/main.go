@@ -1,5 +1,7 @@
-// Command floor-dynamodb-kms is the floor of the cold-start benchmark
-// (infra/coldstart) for the functions that seal webhook secrets (create, rotate-secret): the DynamoDB floor plus a KMS client, built at cold start, and nothing of the project.
+// Command floor-dynamodb-kms is the floor of the cold-start benchmark (infra/coldstart)
+// for the functions that seal webhook secrets (create, rotate-secret) and the audit
+// digest functions (the maker, which signs, and the public key route): the DynamoDB
+// floor plus a KMS client, built at cold start, and nothing of the project.
 package main
 
 import (
