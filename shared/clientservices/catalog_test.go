@@ -46,7 +46,7 @@ func TestReadConfigurationChange(t *testing.T) {
 		{"every bad key listed", `{"zzz":1,"mfaRequired":"yes","sessionTimeoutMinutes":4,"theme":"blue","supportUrl":"http://x.example","welcomeMessage":7,"loginEnabled":true}`,
 			nil, []string{"mfaRequired", "sessionTimeoutMinutes", "supportUrl", "theme", "welcomeMessage", "zzz"}},
 		{"a fraction is no integer", `{"passwordMinLength":12.5}`, nil, []string{"passwordMinLength"}},
-		{"12.0 is no integer either", `{"passwordMinLength":12.0}`, nil, []string{"passwordMinLength"}},
+		{"12.0 and 2e1 are integers, as JSON Schema says", `{"passwordMinLength":12.0,"maxLoginAttempts":2e1}`, ConfigurationChange{"passwordMinLength": 12, "maxLoginAttempts": 20}, nil},
 		{"out of bounds above", `{"passwordMinLength":129}`, nil, []string{"passwordMinLength"}},
 		{"a string for a number", `{"passwordMinLength":"12"}`, nil, []string{"passwordMinLength"}},
 		{"a control character", `{"welcomeMessage":"a\u0007b"}`, nil, []string{"welcomeMessage"}},
