@@ -77,8 +77,8 @@ func (u *UserItem) SetIndexKeys() {
 	u.GSI1PK, u.GSI1SK = UsersKey(u.NodeID), u.Email
 	u.GSI2PK, u.GSI2SK = UsersByStatusKey(u.NodeID, u.Status), u.Email
 	sk := nodes.SubtreeSK(append(slices.Clone(u.NodePath), u.NodeID), u.Email)
-	u.GSI3PK, u.GSI3SK = nodes.SubtreeKey(SubtreeKind, ""), sk
-	u.GSI4PK, u.GSI4SK = nodes.SubtreeKey(SubtreeKind, u.Status), sk
+	u.GSI3PK, u.GSI3SK = nodes.SubtreeKeyOf(SubtreeKind, "", u.ID), sk
+	u.GSI4PK, u.GSI4SK = nodes.SubtreeKeyOf(SubtreeKind, u.Status, u.ID), sk
 }
 
 // UserKey is the key of the user with Cognito subject sub.

@@ -113,10 +113,10 @@ func TestListIndex(t *testing.T) {
 		{"organizations across the platform", Organizations, platform, "", false, "GSI5", []string{"BRANCH#platform#organization#s0", "BRANCH#platform#organization#s1", "BRANCH#platform#organization#s2", "BRANCH#platform#organization#s3"}, ""},
 		{"organizations across the platform by status", Organizations, platform, "rejected", true, "GSI6", []string{"BRANCH#platform#organization#rejected#s0", "BRANCH#platform#organization#rejected#s1", "BRANCH#platform#organization#rejected#s2", "BRANCH#platform#organization#rejected#s3"}, ""},
 		{"virtual companies of an organization", Companies, org, "true", true, "GSI2", []string{"CHILDREN#org_o#company#true"}, ""},
-		{"companies across a partner's subtree", Companies, part, "", false, "GSI3", []string{"SUBTREE#company"}, "dst_d/prt_p/"},
-		{"virtual companies across the platform", Companies, platform, "true", true, "GSI4", []string{"SUBTREE#company#true"}, ""},
-		{"partners across the platform", Partners, platform, "", false, "GSI3", []string{"SUBTREE#partner"}, ""},
-		{"deactivated end users across an organization", EndUsers, org, "deactivated", true, "GSI4", []string{"SUBTREE#end_user#deactivated"}, "dst_d/prt_p/org_o/"},
+		{"companies across a partner's subtree", Companies, part, "", false, "GSI3", []string{"SUBTREE#company#s0", "SUBTREE#company#s1", "SUBTREE#company#s2", "SUBTREE#company#s3"}, "dst_d/prt_p/"},
+		{"virtual companies across the platform", Companies, platform, "true", true, "GSI4", []string{"SUBTREE#company#true#s0", "SUBTREE#company#true#s1", "SUBTREE#company#true#s2", "SUBTREE#company#true#s3"}, ""},
+		{"partners across the platform", Partners, platform, "", false, "GSI3", []string{"SUBTREE#partner#s0", "SUBTREE#partner#s1", "SUBTREE#partner#s2", "SUBTREE#partner#s3"}, ""},
+		{"deactivated end users across an organization", EndUsers, org, "deactivated", true, "GSI4", []string{"SUBTREE#end_user#deactivated#s0", "SUBTREE#end_user#deactivated#s1", "SUBTREE#end_user#deactivated#s2", "SUBTREE#end_user#deactivated#s3"}, "dst_d/prt_p/org_o/"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -133,9 +133,9 @@ func (l Level) filterValues() []string {
 // GSI3/GSI4 with a lineage prefix across any ancestor's subtree (prefix, "" for none).
 func (l Level) index(scope tree.Node, filter string, byFilter bool) (index, pk, sk string, values []string, prefix string) {
 	if l.Subtree && scope.Kind != l.Parent {
-		index, values = "GSI3", []string{nodes.SubtreeKey(l.Kind, "")}
+		index, values = "GSI3", nodes.SubtreeKeys(l.Kind, "")
 		if byFilter {
-			index, values = "GSI4", []string{nodes.SubtreeKey(l.Kind, filter)}
+			index, values = "GSI4", nodes.SubtreeKeys(l.Kind, filter)
 		}
 		return index, index + "PK", index + "SK", values, nodes.LineagePrefix(scope.Lineage())
 	}

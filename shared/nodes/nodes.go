@@ -244,15 +244,43 @@ func LineagePrefix(lineage []string) string {
 	return b.String()
 }
 
-// SubtreeKey is the partition, in GSI3 (all) or GSI4 (with filter, a status or the
-// value a level filters on), of the things of kind anywhere in the platform, sorted
-// by lineage (see LineagePrefix) then name.
-func SubtreeKey(kind tree.Kind, filter string) string {
+// SubtreeShards is how many partitions each subtree index partition (GSI3, GSI4: every
+// partner, company, end user and console user of the platform, by kind) is split into.
+// Every change of such a thing writes its kind's partition, which at the stated load
+// could take 700 writes a second (docs/scale.md); split in four, a shard takes a
+// quarter, and a page reads the four in parallel (store.QueryShards), the lineage
+// prefix as the key condition of each. Fixed: changing it moves every such index key.
+const SubtreeShards = 4
+
+// SubtreeKeys are the partitions, in GSI3 (all) or GSI4 (with filter, a status or the
+// value a level filters on), that together hold the things of kind anywhere in the
+// platform, each sorted by lineage (see LineagePrefix) then name.
+func SubtreeKeys(kind tree.Kind, filter string) []string {
 	k := "SUBTREE#" + string(kind)
 	if filter != "" {
 		k += "#" + filter
 	}
-	return k
+	out := make([]string, SubtreeShards)
+	for i := range out {
+		out[i] = k + "#s" + strconv.Itoa(i)
+	}
+	return out
+}
+
+// SubtreeKeyOf is the partition of SubtreeKeys(kind, filter) that holds the thing id:
+// its shard comes from a hash of the id, so it never moves.
+func SubtreeKeyOf(kind tree.Kind, filter, id string) string {
+	return shardOf(SubtreeKeys(kind, filter), id)
+}
+
+// shardOf picks the one of keys that holds id, by a hash of the id.
+func shardOf(keys []string, id string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return keys[h.Sum32()%uint32(len(keys))]
 }
 
 // SubtreeSK is the subtree sort key of a thing below lineage (its parent's lineage,
@@ -266,8 +294,8 @@ func SubtreeSK(lineage []string, sortKey string) string {
 // SetIndexKeys, which clears them.
 func (it *Item) SetSubtreeKeys(filter string) {
 	sk := SubtreeSK(it.Path, it.NameKey+sep+it.ID)
-	it.GSI3PK, it.GSI3SK = SubtreeKey(it.Kind, ""), sk
-	it.GSI4PK, it.GSI4SK = SubtreeKey(it.Kind, filter), sk
+	it.GSI3PK, it.GSI3SK = SubtreeKeyOf(it.Kind, "", it.ID), sk
+	it.GSI4PK, it.GSI4SK = SubtreeKeyOf(it.Kind, filter, it.ID), sk
 }
 
 // PlatformShards is how many partitions the platform's branch lists (GSI5, GSI6: every
@@ -294,13 +322,7 @@ func BranchKeys(ancestorID string, kind tree.Kind, filter string) []string {
 // branchKeyOf is the partition of BranchKeys(ancestorID, kind, filter) that holds node
 // id: its shard comes from a hash of the id, so it never moves.
 func branchKeyOf(ancestorID string, kind tree.Kind, filter, id string) string {
-	keys := BranchKeys(ancestorID, kind, filter)
-	if len(keys) == 1 {
-		return keys[0]
-	}
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return keys[h.Sum32()%uint32(len(keys))]
+	return shardOf(BranchKeys(ancestorID, kind, filter), id)
 }
 
 // SetIndexKeys derives the index attributes from the node's parent, name and status.

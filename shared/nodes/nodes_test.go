@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -114,4 +115,28 @@ func TestBranchKeysOfAnOrganization(t *testing.T) {
 			t.Fatalf("branch keys set: %q %q", it.GSI3PK, it.GSI6PK)
 		}
 	})
+}
+
+func TestSubtreeKeysAreShardedByID(t *testing.T) {
+	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization, Path: []string{tree.PlatformID, "dst_d", "prt_p"}}
+	seen := map[string]bool{}
+	for i := range 64 {
+		it := NewChild(org, tree.KindCompany, fmt.Sprintf("Company %d", i), "active", time.Now())
+		it.SetIndexKeys("true", false)
+		it.SetSubtreeKeys("true")
+		if !slices.Contains(SubtreeKeys(tree.KindCompany, ""), it.GSI3PK) || !slices.Contains(SubtreeKeys(tree.KindCompany, "true"), it.GSI4PK) {
+			t.Fatalf("%s: GSI3PK %q or GSI4PK %q is not one of the kind's shards", it.ID, it.GSI3PK, it.GSI4PK)
+		}
+		// The same shard in both indexes, and always the same for the id.
+		if it.GSI3PK[len(it.GSI3PK)-3:] != it.GSI4PK[len(it.GSI4PK)-3:] || SubtreeKeyOf(tree.KindCompany, "", it.ID) != it.GSI3PK {
+			t.Fatalf("%s: shards differ: %q, %q", it.ID, it.GSI3PK, it.GSI4PK)
+		}
+		if !strings.HasPrefix(it.GSI3SK, "dst_d/prt_p/org_o/") {
+			t.Fatalf("GSI3SK %q does not start with the lineage prefix", it.GSI3SK)
+		}
+		seen[it.GSI3PK] = true
+	}
+	if len(seen) != SubtreeShards {
+		t.Errorf("64 companies landed in %d shards, want all %d", len(seen), SubtreeShards)
+	}
 }

@@ -21,7 +21,9 @@ import (
 // page reads every shard from that position (the shard's own partition key with the
 // item's sort and table keys), so an item written meanwhile ahead of it is read
 // whichever shard it is in, and one behind it is not, exactly as in one partition.
-// Every attribute in keyAttrs and skAttr must be a string (all our keys are). Each
+// A filter expression works as on one partition: a page may then hold fewer than limit
+// items with a cursor, never skipping one. Every attribute in keyAttrs and skAttr must
+// be a string (all our keys are). Each
 // shard reads up to limit+1 items per page, so a page costs up to shards × a page in
 // read units: the price of spreading the writes.
 func (s *Store) QueryShards(ctx context.Context, ins []dynamodb.QueryInput, pks []string, start Item, limit int, keyAttrs []string, pkAttr, skAttr string) (Page, error) {
@@ -53,8 +55,20 @@ func (s *Store) QueryShards(ctx context.Context, ins []dynamodb.QueryInput, pks 
 		}
 	}
 	descending := len(ins) > 0 && ins[0].ScanIndexForward != nil && !*ins[0].ScanIndexForward
+	// A shard that DynamoDB stopped early (a filter expression, or the 1 MB cap, leaves
+	// its Next past fewer than limit items) has read nothing beyond its Next: keeping
+	// another shard's item from beyond it would move the cursor past the shard's unread
+	// items. So the page ends at the nearest such Next, the frontier, and the cursor is
+	// the frontier when the page ends there: every shard resumes from that position.
+	var frontier Item
+	for i, p := range pages {
+		if p.Next != nil && len(p.Items) < limit && (frontier == nil || before(p.Next, frontier, skAttr, descending)) {
+			frontier = pages[i].Next
+		}
+	}
 	taken := make([]int, len(ins))
 	var out Page
+	atFrontier := false
 	for len(out.Items) < limit {
 		best := -1
 		for i, p := range pages {
@@ -65,11 +79,23 @@ func (s *Store) QueryShards(ctx context.Context, ins []dynamodb.QueryInput, pks 
 				best = i
 			}
 		}
+		if best >= 0 && frontier != nil && before(frontier, pages[best].Items[taken[best]], skAttr, descending) {
+			atFrontier = true
+			break
+		}
 		if best < 0 {
+			atFrontier = frontier != nil
 			break
 		}
 		out.Items = append(out.Items, pages[best].Items[taken[best]])
 		taken[best]++
+	}
+	if atFrontier {
+		out.Next = Item{}
+		for _, a := range keyAttrs {
+			out.Next[a] = frontier[a]
+		}
+		return out, nil
 	}
 	for i, p := range pages {
 		if taken[i] < len(p.Items) || p.Next != nil {

@@ -14,6 +14,7 @@ import (
 	"opsconsole/shared/identity"
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/problem"
+	"opsconsole/shared/store"
 	"opsconsole/shared/tree"
 )
 
@@ -117,44 +118,57 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := api.TargetOf(ctx).(listQuery)
 	st, byStatus := q.Filters["status"]
-	index, pk := "GSI1", identity.UsersKey(q.scope.ID)
+	index, pks := "GSI1", []string{identity.UsersKey(q.scope.ID)}
 	var prefix string
 	switch {
 	case q.Filters["subtree"] == "true" && byStatus:
-		index, pk, prefix = "GSI4", nodes.SubtreeKey(identity.SubtreeKind, st), nodes.LineagePrefix(q.scope.Lineage())
+		index, pks, prefix = "GSI4", nodes.SubtreeKeys(identity.SubtreeKind, st), nodes.LineagePrefix(q.scope.Lineage())
 	case q.Filters["subtree"] == "true":
-		index, pk, prefix = "GSI3", nodes.SubtreeKey(identity.SubtreeKind, ""), nodes.LineagePrefix(q.scope.Lineage())
+		index, pks, prefix = "GSI3", nodes.SubtreeKeys(identity.SubtreeKind, ""), nodes.LineagePrefix(q.scope.Lineage())
 	case byStatus:
-		index, pk = "GSI2", identity.UsersByStatusKey(q.scope.ID, st)
+		index, pks = "GSI2", []string{identity.UsersByStatusKey(q.scope.ID, st)}
 	}
 	pkName, skName := index+"PK", index+"SK"
-	key := expression.Key(pkName).Equal(expression.Value(pk))
-	if search, ok := q.Filters["q"]; ok {
-		key = key.And(expression.Key(skName).BeginsWith(search))
-	} else if prefix != "" {
-		key = key.And(expression.Key(skName).BeginsWith(prefix))
-	}
-	b := expression.NewBuilder().WithKeyCondition(key)
-	if role, ok := q.Filters["role"]; ok {
-		b = b.WithFilter(expression.Name("role").Equal(expression.Value(role)))
-	}
-	expr, err := b.Build()
-	if err != nil {
-		return err
-	}
-	in := dynamodb.QueryInput{
-		IndexName: &index, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	ins := make([]dynamodb.QueryInput, len(pks))
+	for i, pk := range pks {
+		key := expression.Key(pkName).Equal(expression.Value(pk))
+		if search, ok := q.Filters["q"]; ok {
+			key = key.And(expression.Key(skName).BeginsWith(search))
+		} else if prefix != "" {
+			key = key.And(expression.Key(skName).BeginsWith(prefix))
+		}
+		b := expression.NewBuilder().WithKeyCondition(key)
+		if role, ok := q.Filters["role"]; ok {
+			b = b.WithFilter(expression.Name("role").Equal(expression.Value(role)))
+		}
+		expr, err := b.Build()
+		if err != nil {
+			return err
+		}
+		ins[i] = dynamodb.QueryInput{
+			IndexName: &index, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}
 	}
 	binding := q.Binding(api.CallerOf(ctx).UserID, "GET /v1/users\n"+q.scope.ID)
+	var start store.Item
 	if q.Cursor != "" {
-		start, err := s.Cursors.Decode(binding, q.Cursor)
-		if err != nil {
+		var err error
+		if start, err = s.Cursors.Decode(binding, q.Cursor); err != nil {
 			return problem.InvalidCursor()
 		}
-		in.ExclusiveStartKey = start
 	}
-	page, err := s.Store.QueryPage(ctx, in, q.Limit, []string{"PK", "SK", pkName, skName})
+	keyAttrs := []string{"PK", "SK", pkName, skName}
+	var page store.Page
+	var err error
+	if len(ins) == 1 {
+		ins[0].ExclusiveStartKey = start
+		page, err = s.Store.QueryPage(ctx, ins[0], q.Limit, keyAttrs)
+	} else {
+		// The subtree indexes are sharded (nodes.SubtreeKeys): one Query per shard,
+		// in parallel, merged by sort key.
+		page, err = s.Store.QueryShards(ctx, ins, pks, start, q.Limit, keyAttrs, pkName, skName)
+	}
 	if err != nil {
 		return err
 	}
