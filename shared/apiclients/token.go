@@ -39,6 +39,10 @@ const (
 	scopeAddress = "token-ip"
 )
 
+// TokenClientScope is the scope of a client id's failed-token counters, for the node
+// sweeper (shared/sweep), which forgets a removed client's.
+const TokenClientScope = scopeClient
+
 // GrantClientCredentials is the only grant the endpoint serves (RFC 6749 §4.4).
 const GrantClientCredentials = "client_credentials"
 
