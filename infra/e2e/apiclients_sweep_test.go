@@ -3,9 +3,11 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 
 	"opsconsole/shared/apiclients"
@@ -138,4 +140,80 @@ func TestAPIClientsSweptWithTheirNode(t *testing.T) {
 			})
 		}
 	})
+}
+
+// machineUsers are the pool's API-client users (usernames under api-clients.invalid).
+func machineUsers(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	in := &cip.ListUsersInput{UserPoolId: &poolID}
+	for {
+		page, err := cognito.ListUsers(t0(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page.Users {
+			// The pool's usernames are email addresses: Cognito may keep the sub as the
+			// username and the address as the email attribute.
+			names := []string{aws.ToString(u.Username)}
+			for _, a := range u.Attributes {
+				if aws.ToString(a.Name) == "email" {
+					names = append(names, aws.ToString(a.Value))
+				}
+			}
+			for _, name := range names {
+				if strings.HasSuffix(name, "@api-clients.invalid") {
+					out[name] = true
+				}
+			}
+		}
+		if aws.ToString(page.PaginationToken) == "" {
+			return out
+		}
+		in.PaginationToken = page.PaginationToken
+	}
+}
+
+// TestAPIClientCreateFailureLeavesNoCognitoUser: a create whose transaction fails
+// after the client's Cognito user was made deletes that user. The failure is real, not
+// injected: a create at a partner whose cascading delete has begun finds the partner
+// (the loader reads it), makes the Cognito user, and then its transaction's check that
+// the partner is in service fails (404 naming nodeId; a partner already gone answers
+// 404 without the field, before any Cognito call, and the test tries again).
+func TestAPIClientCreateFailureLeavesNoCognitoUser(t *testing.T) {
+	root := admin(t)
+	dist := createDistributor(t, root, unique("Orphan D"))
+	t.Cleanup(func() {
+		do(t, req{method: "DELETE", path: "/v1/distributors/" + dist.ID + "?cascade=true", token: root})
+	})
+	for try := 1; ; try++ {
+		// Children keep the partner there, marked, while the tree deleter works.
+		part := createPartner(t, root, dist.ID, unique("Orphan P"))
+		for i := range 3 {
+			o := createOrganization(t, root, part.ID, fmt.Sprintf("Orphan O %d", i))
+			createCompany(t, root, o.ID, "Orphan C")
+		}
+		before := machineUsers(t)
+		do(t, req{method: "DELETE", path: "/v1/partners/" + part.ID + "?cascade=true", token: root}).expect(t, 202)
+		res := do(t, req{method: "POST", path: "/v1/api-clients", token: root, body: map[string]any{"nodeId": part.ID, "name": "Too late", "role": "partner_admin"}})
+		p := res.problem(t, 404, "not-found")
+		var orphans []string
+		for u := range machineUsers(t) {
+			if !before[u] {
+				orphans = append(orphans, u)
+			}
+		}
+		if len(orphans) > 0 {
+			t.Fatalf("the failed create left Cognito users %v", orphans)
+		}
+		for _, e := range p.Errors {
+			if e.Field == "nodeId" {
+				return // the transaction refused it, after the Cognito user was made
+			}
+		}
+		if try == 3 {
+			t.Fatal("in 3 tries the partner was gone before the create read it: the transaction's failure was never reached")
+		}
+		t.Logf("try %d: the partner was gone before the create read it; again", try)
+	}
 }
