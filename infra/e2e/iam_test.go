@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"opsconsole/infra/iam"
 	"opsconsole/infra/local"
@@ -62,9 +64,30 @@ var iamKeep = func() []iam.Keep {
 // startIAMRecording installs the recorder before any function is built.
 func startIAMRecording() { awscall.SetObserver(iamRecorder.Observe) }
 
+// iamFunctionsEnv names the functions (comma-separated) a filtered run checks: with
+// it set, the check runs after a -run of the tests that drive those functions, and
+// holds only their calls against only their policies (their unused grants and keeps
+// included), e.g. E2E_IAM_FUNCTIONS=node-sweeper go test ./infra/e2e -run TestAPIClient.
+const iamFunctionsEnv = "E2E_IAM_FUNCTIONS"
+
+// iamFunctions are the functions iamFunctionsEnv names; nil checks them all.
+func iamFunctions() []string {
+	var out []string
+	for _, f := range strings.Split(os.Getenv(iamFunctionsEnv), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // iamCheckApplies: the unused grants mean something only after the whole suite
-// (no -run or -skip filter) has passed.
+// (no -run or -skip filter) has passed, or, for the functions iamFunctionsEnv names,
+// after the tests that drive them.
 func iamCheckApplies() bool {
+	if len(iamFunctions()) > 0 {
+		return true
+	}
 	for _, name := range []string{"test.run", "test.skip"} {
 		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
 			return false
@@ -82,7 +105,17 @@ func checkIAM() error {
 	if err != nil {
 		return err
 	}
-	rep := iam.Check(policies, iamRecorder.Recorded(), iamKeep)
+	recorded, keep := iamRecorder.Recorded(), iamKeep
+	if only := iamFunctions(); len(only) > 0 {
+		recorded, keep = slices.DeleteFunc(recorded, func(r iam.Recorded) bool { return !slices.Contains(only, r.Function) }),
+			slices.DeleteFunc(slices.Clone(keep), func(k iam.Keep) bool { return !slices.Contains(only, k.Function) })
+		for f := range policies {
+			if !slices.Contains(only, f) {
+				delete(policies, f)
+			}
+		}
+	}
+	rep := iam.Check(policies, recorded, keep)
 	rep.Unattributed, rep.Errors = iamRecorder.Unattributed(), iamRecorder.Errors()
 	out := rep.String()
 	path := filepath.Join(os.TempDir(), "opsconsole-iam.txt")

@@ -13,6 +13,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/admins"
 	"opsconsole/shared/api"
@@ -196,8 +197,8 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The Cognito user first: its subject is the client's id. Should the transaction
-	// below fail, the user is left without an item, and no token is ever issued for it.
+	// The Cognito user first: its subject is the client's id. Once it exists, every
+	// failure further on deletes it again (dropUser).
 	username := CognitoUsername()
 	out, err := s.Cognito.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
 		UserPoolId: &s.PoolID, Username: &username, MessageAction: ciptypes.MessageActionTypeSuppress,
@@ -208,37 +209,56 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	it, err := s.storeNew(r, c, e, secret, username, out.User, now)
+	if err != nil {
+		s.dropUser(ctx, username, it.ID, err)
+		return err
+	}
+	s.notify(ctx, it, "created", it.Attrs.CreatedByEmail)
+	v := ViewOf(it, now)
+	v.ClientSecret = secret
+	w.Header().Set("Location", "/v1/api-clients/"+it.ID)
+	w.Header().Set("ETag", api.ETag(it.Version))
+	return api.WriteJSON(w, http.StatusCreated, v)
+}
+
+// storeNew gives the client's new Cognito user its derived password and writes the client
+// (with its change record, the node checked in service). It returns the item, whose ID
+// is set once the user's sub is read, also on failure.
+func (s *Service) storeNew(r *http.Request, c created, e Edit, secret, username string, user *ciptypes.UserType, now time.Time) (identity.ClientItem, error) {
+	ctx := r.Context()
 	var sub string
-	for _, a := range out.User.Attributes {
-		if aws.ToString(a.Name) == "sub" {
-			sub = aws.ToString(a.Value)
+	if user != nil {
+		for _, a := range user.Attributes {
+			if aws.ToString(a.Name) == "sub" {
+				sub = aws.ToString(a.Value)
+			}
 		}
 	}
 	id := identity.ClientIDOfSub(sub)
 	if id == "" {
-		return errors.New("apiclients: Cognito gave no usable sub")
+		return identity.ClientItem{}, errors.New("apiclients: Cognito gave no usable sub")
 	}
 	password := CognitoPassword(s.PasswordKey, username)
 	if _, err := s.Cognito.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
 		UserPoolId: &s.PoolID, Username: &username, Password: &password, Permanent: true,
 	}); err != nil {
-		return err
+		return identity.ClientItem{}, err
 	}
-	ts := nodes.Stamp(now)
+	caller := api.CallerOf(ctx)
 	createdBy := caller
 	if caller.Impersonator != nil {
 		createdBy.UserID, createdBy.Email = caller.Impersonator.UserID, caller.Impersonator.Email
 	}
-	it := newItem(id, c.node, username, identity.HashSecret(secret), createdBy, ts)
-	it = Apply(it, e)
+	it := Apply(newItem(id, c.node, username, identity.HashSecret(secret), createdBy, nodes.Stamp(now)), e)
 	put, err := store.Put(it, store.NotExists())
 	if err != nil {
-		return err
+		return it, err
 	}
 	// The node must still be there, and not being deleted, when the client is written.
 	inService, err := nodes.InService(c.node.ID)
 	if err != nil {
-		return err
+		return it, err
 	}
 	writes := []store.Write{put}
 	if c.node.Kind != tree.KindPlatform {
@@ -246,15 +266,49 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		gone.Errors = []problem.FieldError{problem.Field("nodeId", "no such "+string(c.node.Kind))}
 		writes = append(writes, inService.FailsWith(gone))
 	}
-	if err := s.write(r, "created", nil, &it, writes...); err != nil {
-		return err
+	return it, s.write(r, "created", nil, &it, writes...)
+}
+
+// dropUser deletes the Cognito user username of a create that failed with err, so that
+// no user is left without a client (id, when known, is the client it was made for).
+//
+// It is deleted unless the client may have been written after all: when err is not
+// DynamoDB's refusal of the transaction (a condition failed, or it was cancelled) but,
+// say, a timeout, the item is read first, and a client that exists keeps its user. The
+// deletion runs even if the request's context has ended.
+//
+// What remains when the deletion itself fails (logged at ERROR, with the username): a
+// Cognito user that no client item names. It is inert: the token endpoint starts from
+// the item, so no token is ever issued for it; its password is derived from the cursor
+// secret and known to no one; and a token of it would be refused by the caller check,
+// which finds no item for its sub. Neither a retry (a new create makes a new username)
+// nor the node sweeper (it finds clients through their items) ends it: an operator
+// deletes it by its username (docs/operations.md, FunctionErrorsAlarm).
+func (s *Service) dropUser(ctx context.Context, username, id string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	log := api.Log(ctx)
+	var p *problem.Problem
+	var tce *dynamodbtypes.TransactionCanceledException
+	if id != "" && !errors.As(err, &p) && !errors.As(err, &tce) {
+		var it identity.ClientItem
+		switch gerr := s.Store.Get(ctx, identity.ClientKey(id), &it); {
+		case gerr == nil:
+			log.ErrorContext(ctx, "api client create: the client was written though the write failed; it keeps its Cognito user",
+				"clientId", id, "cognitoUser", username, "error", err.Error())
+			return
+		case !errors.Is(gerr, store.ErrNotFound):
+			log.ErrorContext(ctx, "api client create: the write failed and the client could not be read: its Cognito user is kept; delete it if no client names it",
+				"clientId", id, "cognitoUser", username, "error", err.Error(), "readError", gerr.Error())
+			return
+		}
 	}
-	s.notify(ctx, it, "created", createdBy.Email)
-	v := ViewOf(it, now)
-	v.ClientSecret = secret
-	w.Header().Set("Location", "/v1/api-clients/"+it.ID)
-	w.Header().Set("ETag", api.ETag(it.Version))
-	return api.WriteJSON(w, http.StatusCreated, v)
+	_, derr := s.Cognito.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: &s.PoolID, Username: &username})
+	var nf *ciptypes.UserNotFoundException
+	if derr != nil && !errors.As(derr, &nf) {
+		log.ErrorContext(ctx, "api client create: the Cognito user of a failed create was not deleted; no client names it: delete it",
+			"cognitoUser", username, "error", err.Error(), "deleteError", derr.Error())
+	}
 }
 
 // newItem is a new client at node.

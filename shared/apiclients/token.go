@@ -39,6 +39,10 @@ const (
 	scopeAddress = "token-ip"
 )
 
+// TokenClientScope is the scope of a client id's failed-token counters, for the node
+// sweeper (shared/sweep), which forgets a removed client's.
+const TokenClientScope = scopeClient
+
 // GrantClientCredentials is the only grant the endpoint serves (RFC 6749 §4.4).
 const GrantClientCredentials = "client_credentials"
 
@@ -198,11 +202,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	password := CognitoPassword(s.PasswordKey, it.CognitoUser)
-	out, err := s.Cognito.AdminInitiateAuth(ctx, &cip.AdminInitiateAuthInput{
-		UserPoolId: &s.PoolID, ClientId: &s.AppClientID, AuthFlow: ciptypes.AuthFlowTypeAdminUserPasswordAuth,
-		AuthParameters: map[string]string{"USERNAME": it.CognitoUser, "PASSWORD": password},
-	})
+	out, err := s.signIn(r, it)
 	if err != nil {
 		return err
 	}
@@ -218,6 +218,38 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, TokenAnswer{
 		AccessToken: aws.ToString(out.AuthenticationResult.AccessToken), TokenType: "Bearer", ExpiresIn: ttl,
 	})
+}
+
+// signIn signs client it's Cognito user in with the password derived from the current
+// cursor secret. A refused password (NotAuthorizedException) is a user that still holds
+// the one derived from a previous cursor secret (the secret was rotated: README, "API
+// clients"): the password is set to the current derivation (AdminSetUserPassword) and
+// the sign-in tried once more. That is sound because it runs only here, after the
+// caller proved the client's secret and passed every check a token needs (status,
+// expiry, allowedIps, branch): it gives nobody a token the endpoint would not give, the
+// username comes from the item (only a create writes it), and the password stays one
+// no one knows or stores. Another refusal (a disabled user, too many attempts) fails the
+// second sign-in too, and is answered as a server error.
+func (s *Service) signIn(r *http.Request, it identity.ClientItem) (*cip.AdminInitiateAuthOutput, error) {
+	ctx := r.Context()
+	password := CognitoPassword(s.PasswordKey, it.CognitoUser)
+	in := &cip.AdminInitiateAuthInput{
+		UserPoolId: &s.PoolID, ClientId: &s.AppClientID, AuthFlow: ciptypes.AuthFlowTypeAdminUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": it.CognitoUser, "PASSWORD": password},
+	}
+	out, err := s.Cognito.AdminInitiateAuth(ctx, in)
+	var refused *ciptypes.NotAuthorizedException
+	if !errors.As(err, &refused) {
+		return out, err
+	}
+	api.Log(ctx).WarnContext(ctx, "api client's Cognito password refused: set to the current cursor secret's derivation (rotated?)",
+		"clientId", it.ID, "error", err.Error())
+	if _, err := s.Cognito.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
+		UserPoolId: &s.PoolID, Username: &it.CognitoUser, Password: &password, Permanent: true,
+	}); err != nil {
+		return nil, err
+	}
+	return s.Cognito.AdminInitiateAuth(ctx, in)
 }
 
 // writeTokenError answers e (RFC 6749 §5.2): application/json, 400, or 401 with a
