@@ -22,6 +22,9 @@ type shardTable struct {
 	mu      sync.Mutex
 	parts   map[string][]string // partition → sort keys, sorted
 	queries []string            // partitions queried, in any order
+	// match, when set, is the Query's filter: an item evaluated but not matching
+	// counts in ScannedCount and is not returned.
+	match func(sk string) bool
 }
 
 func (f *shardTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -45,13 +48,15 @@ func (f *shardTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 		})
 	}
 	out := &dynamodb.QueryOutput{ConsumedCapacity: capacity}
-	for _, sk := range sks[from:] {
-		if len(out.Items) == int(*in.Limit) {
-			last := out.Items[len(out.Items)-1]
-			out.LastEvaluatedKey = Item{"PK": last["PK"], "SK": last["SK"]}
+	for j, sk := range sks[from:] {
+		if int(out.ScannedCount) == int(*in.Limit) {
+			out.LastEvaluatedKey = Item{"PK": s(pk), "SK": s(sks[from+j-1])}
 			break
 		}
-		out.Items = append(out.Items, Item{"PK": s(pk), "SK": s(sk)})
+		out.ScannedCount++
+		if f.match == nil || f.match(sk) {
+			out.Items = append(out.Items, Item{"PK": s(pk), "SK": s(sk)})
+		}
 	}
 	return out, nil
 }
