@@ -11,29 +11,48 @@ import (
 // a node whose log holds 10,000 entries: unfiltered and by time range (key
 // conditions: one Query of the page), a thing's history (one Query of its own
 // partition), and the read filters, a common one and an action that is rare (10 in
-// 10,000), where a page reads on up to the budget (audit.ReadBudget entries).
+// 10,000), where a page reads on up to the budget (audit.ReadBudget entries). The
+// node is a distributor, whose log is sharded (audit.LogShards partitions and the
+// unsharded one of before, read in parallel: ddb-sequential/op counts the round trips
+// one after another); a partner under it holds the same 10,000 entries in one
+// partition, for comparison, and the platform admin's own log (no nodeId, so no read
+// of the node) is sharded too.
 func BenchmarkAuditLogPages(b *testing.B) {
 	root := admin(b)
 	d := createDistributor(b, root, unique("Bench Audit"))
+	p := createPartner(b, root, d.ID, unique("Bench Audit P"))
 	target := "bench_" + d.ID
-	seedAudit(b, d.ID, 10000, func(i int) audit.Entry {
-		e := audit.Entry{Action: "distributor.updated", Target: audit.Target{Type: "distributor", ID: target, Name: "Bench"},
-			Actor:     audit.Actor{UserID: fmt.Sprintf("user-%d", i%4), Email: "bench@example.com", Role: "platform_admin"},
-			Changes:   []audit.FieldChange{{Field: "name", Before: "Old name", After: "New name"}},
-			RequestID: "req-bench", SourceIP: "127.0.0.1", UserAgent: "bench"}
-		if i%1000 == 0 {
-			e.Action = "test.rare"
+	entry := func(target string) func(i int) audit.Entry {
+		return func(i int) audit.Entry {
+			e := audit.Entry{Action: "distributor.updated", Target: audit.Target{Type: "distributor", ID: target, Name: "Bench"},
+				Actor:     audit.Actor{UserID: fmt.Sprintf("user-%d", i%4), Email: "bench@example.com", Role: "platform_admin"},
+				Changes:   []audit.FieldChange{{Field: "name", Before: "Old name", After: "New name"}},
+				RequestID: "req-bench", SourceIP: "127.0.0.1", UserAgent: "bench"}
+			if i%1000 == 0 {
+				e.Action = "test.rare"
+			}
+			return e
 		}
-		return e
-	})
+	}
+	seedAudit(b, d.ID, 10000, entry(target))
+	seedAudit(b, p.ID, 10000, entry("bench_"+p.ID))
 	scope := "&nodeId=" + d.ID
+	var first auditPageOf
+	do(b, req{method: "GET", path: "/v1/audit-logs?limit=25" + scope, token: root}).json(b, &first)
+	if first.NextCursor == nil {
+		b.Fatal("no second page")
+	}
 	pages := []struct{ name, query string }{
 		{"unfiltered", "limit=25" + scope},
+		{"unfiltered, page 2 by cursor", "limit=25" + scope + "&cursor=" + urlq(*first.NextCursor)},
+		{"unfiltered, one partition (a partner's log)", "limit=25&nodeId=" + p.ID},
+		{"unfiltered, the caller's own log (the platform's, sharded)", "limit=25"},
 		{"time range", "limit=25&from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z" + scope},
 		{"targetId history", "limit=25&targetId=" + target},
 		{"actorId one in four", "limit=25&actorId=user-1" + scope},
 		{"action prefix, every entry", "limit=25&action=distributor." + scope},
 		{"rare action (10 in 10,000), first page", "limit=25&action=test.rare" + scope},
+		{"rare action (10 in 10,000), first page, one partition", "limit=25&action=test.rare&nodeId=" + p.ID},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {

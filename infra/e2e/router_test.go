@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/audit"
 	"opsconsole/shared/counts"
 	"opsconsole/shared/store"
 )
@@ -79,21 +80,26 @@ func toAV(t testing.TB, v map[string]any) types.AttributeValue {
 	return nil
 }
 
-// auditEntries counts the audit entries of change id in node's log.
+// auditEntries counts the audit entries of change id in node's log, in every
+// partition of it (a distributor's log is sharded).
 func auditEntries(node, id string) (int, error) {
-	out, err := st.DB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:              &st.Table,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :at)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "AUDIT#" + node},
-			// The sample's time, then the change's id.
-			":at": &types.AttributeValueMemberS{Value: "2026-11-22T10:00:00.000Z#" + id},
-		},
-	})
-	if err != nil {
-		return 0, err
+	n := 0
+	for _, pk := range audit.LogPartitions(node) {
+		out, err := st.DB.Query(context.Background(), &dynamodb.QueryInput{
+			TableName:              &st.Table,
+			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :at)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: pk},
+				// The sample's time, then the change's id.
+				":at": &types.AttributeValueMemberS{Value: "2026-11-22T10:00:00.000Z#" + id},
+			},
+		})
+		if err != nil {
+			return 0, err
+		}
+		n += len(out.Items)
 	}
-	return len(out.Items), nil
+	return n, nil
 }
 
 // TestStreamRouterOversizedRecord: a change record whose stream record is over SQS's

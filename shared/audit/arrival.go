@@ -11,12 +11,14 @@ import (
 	"context"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"opsconsole/shared/meter"
 	"opsconsole/shared/store"
 )
 
@@ -64,31 +66,69 @@ func stamp(items []store.Item, at string, arrived time.Time, period time.Duratio
 		it["arrivedAt"] = &types.AttributeValueMemberS{Value: a}
 		pk := it["PK"].(*types.AttributeValueMemberS).Value
 		if late && len(pk) > len("AUDIT#") && pk[:len("AUDIT#")] == "AUDIT#" {
-			it["GSI1PK"] = &types.AttributeValueMemberS{Value: lateKey(pk[len("AUDIT#"):])}
+			it["GSI1PK"] = &types.AttributeValueMemberS{Value: lateKeyOf(pk)}
 			it["GSI1SK"] = &types.AttributeValueMemberS{Value: a + "#" + it["SK"].(*types.AttributeValueMemberS).Value}
 		}
 	}
 	return p
 }
 
-// Arrived is an entry read for its digest: the item as stored, in its partition's
-// order.
+// Arrived is an entry read for its digest: the item as stored, in its log's order.
 type Arrived = store.Item
 
-// ArrivedIn reads the entries of node's partition that arrived in the period
-// [start, start+period), in sort key order (time, then id): those of the period's own
-// time range that did not arrive late (one Query, paged), and the late ones of other
-// times that arrived in it (a Query of GSI1 and a BatchGetItem of the entries, which
-// the index does not project). Entries written before arrival was recorded count as
-// arriving at their time.
+// ArrivedIn reads the entries of node's log that arrived in the period
+// [start, start+period), in sort key order (time, then id), from every partition of
+// the log (LogPartitions: a sharded log's shards, read in parallel, and merged): those of
+// the period's own time range that did not arrive late (one Query per partition,
+// paged), and the late ones of other times that arrived in it (a Query of each
+// partition's late index on GSI1 and a BatchGetItem of the entries, which the index
+// does not project). Entries written before arrival was recorded count as arriving at
+// their time.
 func ArrivedIn(ctx context.Context, st *store.Store, node string, start time.Time, period time.Duration) ([]Arrived, error) {
+	pks := LogPartitions(node)
+	parts := make([][]Arrived, len(pks))
+	calls := make([]int, len(pks))
+	errs := make([]error, len(pks))
+	var wg sync.WaitGroup
+	for i, pk := range pks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], calls[i], errs[i] = arrivedInPartition(ctx, st, pk, start, period)
+		}()
+	}
+	wg.Wait()
+	// The partitions' calls ran side by side: in sequence, only the longest's.
+	meter.From(ctx).Overlap(sumOf(calls) - slices.Max(calls))
+	var out []Arrived
+	for i := range pks {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, parts[i]...)
+	}
+	slices.SortFunc(out, func(a, b Arrived) int { return compareSK(a, b) })
+	return out, nil
+}
+
+func sumOf(ns []int) int {
+	t := 0
+	for _, n := range ns {
+		t += n
+	}
+	return t
+}
+
+// arrivedInPartition is ArrivedIn over one partition pk of a node's log, unsorted,
+// with the number of calls it made (one after another).
+func arrivedInPartition(ctx context.Context, st *store.Store, pk string, start time.Time, period time.Duration) ([]Arrived, int, error) {
 	from, to := start.Format(TimeFormat), start.Add(period).Format(TimeFormat)
-	key := expression.Key("PK").Equal(expression.Value(entryKey(node))).
+	key := expression.Key("PK").Equal(expression.Value(pk)).
 		And(expression.Key("SK").Between(expression.Value(from), expression.Value(to)))
 	expr, err := expression.NewBuilder().WithKeyCondition(key).
 		WithFilter(expression.AttributeNotExists(expression.Name("GSI1PK"))).Build()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	in := dynamodb.QueryInput{
 		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
@@ -97,10 +137,12 @@ func ArrivedIn(ctx context.Context, st *store.Store, node string, start time.Tim
 	}
 	*in.ConsistentRead = true
 	var out []Arrived
+	calls := 0
 	for {
 		r, err := st.QueryOnce(ctx, in)
+		calls++
 		if err != nil {
-			return nil, err
+			return nil, calls, err
 		}
 		for _, it := range r.Items {
 			// BETWEEN includes an entry at exactly the next period's start.
@@ -112,13 +154,11 @@ func ArrivedIn(ctx context.Context, st *store.Store, node string, start time.Tim
 			break
 		}
 	}
-	late, err := lateArrivals(ctx, st, node, from, to)
+	late, n, err := lateArrivals(ctx, st, lateKeyOf(pk), from, to)
 	if err != nil {
-		return nil, err
+		return nil, calls + n, err
 	}
-	out = append(out, late...)
-	slices.SortFunc(out, func(a, b Arrived) int { return compareSK(a, b) })
-	return out, nil
+	return append(out, late...), calls + n, nil
 }
 
 func compareSK(a, b store.Item) int {
@@ -132,13 +172,14 @@ func compareSK(a, b store.Item) int {
 	return 0
 }
 
-// lateArrivals reads the late entries of node that arrived in [from, to).
-func lateArrivals(ctx context.Context, st *store.Store, node, from, to string) ([]Arrived, error) {
-	key := expression.Key("GSI1PK").Equal(expression.Value(lateKey(node))).
+// lateArrivals reads the late entries of the late index partition index (GSI1)
+// that arrived in [from, to), with the number of calls it made.
+func lateArrivals(ctx context.Context, st *store.Store, index, from, to string) ([]Arrived, int, error) {
+	key := expression.Key("GSI1PK").Equal(expression.Value(index)).
 		And(expression.Key("GSI1SK").Between(expression.Value(from), expression.Value(to)))
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	in := dynamodb.QueryInput{
 		IndexName: new(string), KeyConditionExpression: expr.KeyCondition(),
@@ -146,10 +187,12 @@ func lateArrivals(ctx context.Context, st *store.Store, node, from, to string) (
 	}
 	*in.IndexName = "GSI1"
 	var keys []store.Item
+	calls := 0
 	for {
 		r, err := st.QueryOnce(ctx, in)
+		calls++
 		if err != nil {
-			return nil, err
+			return nil, calls, err
 		}
 		for _, it := range r.Items {
 			if it["GSI1SK"].(*types.AttributeValueMemberS).Value < to {
@@ -164,13 +207,14 @@ func lateArrivals(ctx context.Context, st *store.Store, node, from, to string) (
 	for len(keys) > 0 {
 		n := min(len(keys), store.MaxBatchGet)
 		got, err := st.BatchGet(ctx, keys[:n])
+		calls++
 		if err != nil {
-			return nil, err
+			return nil, calls, err
 		}
 		out = append(out, got...)
 		keys = keys[n:]
 	}
-	return out, nil
+	return out, calls, nil
 }
 
 // ArrivalOf is the arrival time of an entry read with ArrivedIn or a list's Query:

@@ -46,7 +46,8 @@ func EntryRetentionFromEnv() time.Duration {
 	return DefaultEntryRetention
 }
 
-// entryKey is the partition of a node's audit log: every entry of its subtree.
+// entryKey is the partition of a node's audit log: every entry of its subtree (for
+// the platform and distributors, the prefix of its shards: shards.go).
 func entryKey(nodeID string) string { return "AUDIT#" + nodeID }
 
 // targetKey is the partition of one thing's history: every entry about it, kept
@@ -54,7 +55,8 @@ func entryKey(nodeID string) string { return "AUDIT#" + nodeID }
 func targetKey(targetID string) string { return "AUDITT#" + targetID }
 
 // Items are the items one change record becomes: its entry in the audit partition of
-// each node of scope (root first), then in its target's history, each expiring
+// each node of scope (root first; for the platform and distributors the shard of the
+// entry's id, entryKeyOf), then in its target's history, each expiring
 // retention after the entry's time (never when retention is 0). Their keys and expiry
 // are fixed by the entry, so writing them again changes nothing.
 func Items(e Entry, scope []string, retention time.Duration) ([]store.Item, error) {
@@ -65,7 +67,7 @@ func Items(e Entry, scope []string, retention time.Duration) ([]store.Item, erro
 	}
 	out := make([]store.Item, 0, len(scope)+1)
 	for _, node := range scope {
-		av, err := attributevalue.MarshalMap(entryItem{PK: entryKey(node), SK: sk, Type: "audit", Entry: e, ExpiresAt: expires})
+		av, err := attributevalue.MarshalMap(entryItem{PK: entryKeyOf(node, e.ID), SK: sk, Type: "audit", Entry: e, ExpiresAt: expires})
 		if err != nil {
 			return nil, err
 		}

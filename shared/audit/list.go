@@ -142,14 +142,30 @@ func timeRange(filters map[string]string) (from, to string, errs []problem.Field
 	return from, to, errs
 }
 
-// input builds the Query of q over the log of node: the node's audit partition, or
-// with a targetId the target's history partition, where only the entries whose scope
-// holds node are the caller's to see. Time is the sort key; everything else filters.
-func (q query) input(node string) (in dynamodb.QueryInput, filtered bool, err error) {
-	pk := entryKey(node)
+// inputs builds the Queries of q over the log of node, one per partition it reads,
+// with those partitions: the node's audit partitions (LogPartitions: for the platform and
+// distributors, its shards), or with a targetId the target's history partition, where
+// only the entries whose scope holds node are the caller's to see. Time is the sort
+// key; everything else filters.
+func (q query) inputs(node string) (ins []dynamodb.QueryInput, pks []string, filtered bool, err error) {
+	pks = LogPartitions(node)
+	if q.targetID != "" {
+		pks = []string{targetKey(q.targetID)}
+	}
+	for _, pk := range pks {
+		in, f, err := q.input(pk, node)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		ins, filtered = append(ins, in), f
+	}
+	return ins, pks, filtered, nil
+}
+
+// input is the Query of q over partition pk of node's log (see inputs).
+func (q query) input(pk, node string) (in dynamodb.QueryInput, filtered bool, err error) {
 	var conds []expression.ConditionBuilder
 	if q.targetID != "" {
-		pk = targetKey(q.targetID)
 		// Entries of one target share its lineage, so this filter drops all or none of
 		// a page: it costs no extra reads.
 		conds = append(conds, expression.Contains(expression.Name("scope"), node))
@@ -200,6 +216,22 @@ func (q query) input(node string) (in dynamodb.QueryInput, filtered bool, err er
 
 // reader runs one Query from start that evaluates at most n items.
 type reader func(ctx context.Context, n int, start store.Item) (store.Read, error)
+
+// shardedReader is a reader over the partitions of a log (one, or a sharded log's
+// shards) read as one sequence, newest first. Unfiltered, each shard reads n items
+// (limit+1): the page's limit+1 newest are among them whichever shards hold them, so
+// the page is one round trip of parallel Queries, at up to shards × a page of read
+// units. Filtered, the n items collect asks to evaluate are shared between the shards,
+// so that its budget bounds the whole request.
+func shardedReader(s *store.Stream, filtered bool) reader {
+	return func(ctx context.Context, n int, start store.Item) (store.Read, error) {
+		each := n
+		if filtered {
+			each = (n + s.Shards() - 1) / s.Shards()
+		}
+		return s.Read(ctx, each, start)
+	}
+}
 
 // collected is what collect gathered for one page.
 type collected struct {
@@ -276,7 +308,7 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		node = it.ID
 	}
-	in, filtered, err := q.input(node)
+	ins, pks, filtered, err := q.inputs(node)
 	if err != nil {
 		return err
 	}
@@ -287,13 +319,7 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 			return problem.InvalidCursor()
 		}
 	}
-	read := func(ctx context.Context, n int, start store.Item) (store.Read, error) {
-		in := in
-		in.Limit = new(int32)
-		*in.Limit = int32(n)
-		in.ExclusiveStartKey = start
-		return l.Store.QueryOnce(ctx, in)
-	}
+	read := shardedReader(l.Store.NewStream(ins, pks, "PK", "SK"), filtered)
 	if q.targetID != "" && filtered {
 		// A filtered history reads on within its budget; first make sure the caller
 		// may see the target at all, so that an outsider learns nothing from how far
@@ -341,7 +367,7 @@ func (l *Lister) list(w http.ResponseWriter, r *http.Request) error {
 // target with no history is visible: its page is empty either way. One Query of one
 // item.
 func (l *Lister) visibleTarget(ctx context.Context, target, node string) (bool, error) {
-	in, _, err := query{targetID: target}.input(node)
+	in, _, err := query{targetID: target}.input(targetKey(target), node)
 	if err != nil {
 		return false, err
 	}

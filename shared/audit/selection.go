@@ -22,16 +22,30 @@ func ParseSelection(filters map[string]string) (Selection, error) {
 // NodeID is the nodeId filter ("" when absent: the caller's own node).
 func (s Selection) NodeID() string { return s.q.nodeID }
 
-// Query is the DynamoDB Query of the selection over node's log; oldestFirst reads the
-// sort key (time) ascending, otherwise newest first as the list does.
-func (s Selection) Query(node string, oldestFirst bool) (dynamodb.QueryInput, error) {
-	in, _, err := s.q.input(node)
+// Stream reads the selection over node's log from every partition that holds it
+// (one, or a sharded log's shards) as one sequence: oldestFirst reads the sort key
+// (time) ascending, otherwise newest first as the list does. Read it with each items
+// per partition a Read.
+func (s Selection) Stream(st *store.Store, node string, oldestFirst bool) (*store.Stream, error) {
+	ins, pks, err := s.Queries(node, oldestFirst)
 	if err != nil {
-		return in, err
+		return nil, err
 	}
-	fwd := oldestFirst
-	in.ScanIndexForward = &fwd
-	return in, nil
+	return st.NewStream(ins, pks, "PK", "SK"), nil
+}
+
+// Queries are the DynamoDB Queries of the selection over node's log, one per
+// partition, with the partitions (see Stream).
+func (s Selection) Queries(node string, oldestFirst bool) ([]dynamodb.QueryInput, []string, error) {
+	ins, pks, _, err := s.q.inputs(node)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range ins {
+		fwd := oldestFirst
+		ins[i].ScanIndexForward = &fwd
+	}
+	return ins, pks, nil
 }
 
 // DecodeEntry is the entry of an audit item as the list shows it (changes never null).

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
@@ -104,14 +103,14 @@ func (j *Job) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return setStatus(ctx, j.Store, id, StatusFailed, "the export's query is invalid", 0, "")
 	}
-	in, err := sel.Query(it.NodeID, true)
+	log, err := sel.Stream(j.Store, it.NodeID, true)
 	if err != nil {
 		return err
 	}
 	contentType, ext := fileType(it.Format)
 	fileKey := fmt.Sprintf("exports/%s/%s.%s", it.NodeID, it.ID, ext)
 	up := newUpload(ctx, j.S3, j.Bucket, fileKey, contentType, j.PartSize)
-	count, err := j.write(ctx, it, in, up)
+	count, err := j.write(ctx, it, log, up)
 	if err != nil {
 		if aerr := up.Abort(context.WithoutCancel(ctx)); aerr != nil {
 			api.Log(ctx).WarnContext(ctx, "abort export upload", "export", id, "error", aerr.Error())
@@ -139,9 +138,10 @@ func (j *Job) max() int {
 	return MaxEntries
 }
 
-// write streams the selection into up and completes it; it answers the entries
-// written.
-func (j *Job) write(ctx context.Context, it item, in dynamodb.QueryInput, up *upload) (int, error) {
+// write streams the selection, read from log, into up and completes it; it answers
+// the entries written. Each read takes a page from every partition of the log (a
+// sharded log's shards in parallel), so memory holds at most a page per partition.
+func (j *Job) write(ctx context.Context, it item, log *store.Stream, up *upload) (int, error) {
 	margin, page := j.Margin, j.PageSize
 	if margin <= 0 {
 		margin = 10 * time.Second
@@ -165,11 +165,7 @@ func (j *Job) write(ctx context.Context, it item, in dynamodb.QueryInput, up *up
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < margin {
 			return count, errOutOfTime
 		}
-		q := in
-		q.Limit = new(int32)
-		*q.Limit = int32(page)
-		q.ExclusiveStartKey = start
-		r, err := j.Store.QueryOnce(ctx, q)
+		r, err := log.Read(ctx, page, start)
 		if err != nil {
 			return count, err
 		}

@@ -22,9 +22,9 @@ type shardTable struct {
 	mu      sync.Mutex
 	parts   map[string][]string // partition → sort keys, sorted
 	queries []string            // partitions queried, in any order
-	// hidden, when set, stands for a filter expression: the items it names are read
-	// (they count toward Limit) but not returned, as DynamoDB filters after reading.
-	hidden func(sk string) bool
+	// match, when set, is the Query's filter: an item evaluated but not matching
+	// counts in ScannedCount and is not returned.
+	match func(sk string) bool
 }
 
 func (f *shardTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -48,18 +48,15 @@ func (f *shardTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 		})
 	}
 	out := &dynamodb.QueryOutput{ConsumedCapacity: capacity}
-	evaluated := 0
-	for i, sk := range sks[from:] {
-		if evaluated == int(*in.Limit) {
-			last := sks[from+i-1]
-			out.LastEvaluatedKey = Item{"PK": s(pk), "SK": s(last)}
+	for j, sk := range sks[from:] {
+		if int(out.ScannedCount) == int(*in.Limit) {
+			out.LastEvaluatedKey = Item{"PK": s(pk), "SK": s(sks[from+j-1])}
 			break
 		}
-		evaluated++
-		if f.hidden != nil && f.hidden(sk) {
-			continue
+		out.ScannedCount++
+		if f.match == nil || f.match(sk) {
+			out.Items = append(out.Items, Item{"PK": s(pk), "SK": s(sk)})
 		}
-		out.Items = append(out.Items, Item{"PK": s(pk), "SK": s(sk)})
 	}
 	return out, nil
 }
@@ -104,7 +101,7 @@ func readAll(t *testing.T, st *Store, desc bool, limit int, between func(page in
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Items) > limit || p.Next != nil && len(p.Items) < limit && st.DB.(*shardTable).hidden == nil {
+		if len(p.Items) > limit || p.Next != nil && len(p.Items) < limit && st.DB.(*shardTable).match == nil {
 			t.Fatalf("page %d: %d items with limit %d (next %v): a page is full unless it is the last", page, len(p.Items), limit, p.Next != nil)
 		}
 		for _, it := range p.Items {
@@ -187,11 +184,12 @@ func TestQueryShards(t *testing.T) {
 			for i := range 60 {
 				f.add("shard0", fmt.Sprintf("name%03dz%02d", i%23, i))
 			}
-			f.hidden = func(sk string) bool { return len(sk) > 7 && sk[len(sk)-1] != '0' }
+			hidden := func(sk string) bool { return len(sk) > 7 && sk[len(sk)-1] != '0' }
+			f.match = func(sk string) bool { return !hidden(sk) }
 			var want []string
 			for _, p := range []string{"shard0", "shard1", "shard2", "shard3"} {
 				for _, sk := range f.parts[p] {
-					if !f.hidden(sk) {
+					if !hidden(sk) {
 						want = append(want, sk)
 					}
 				}
