@@ -336,6 +336,7 @@ func (s *Sweeper) User(ctx context.Context, id string) error {
 			"email": u.Email, "firstName": u.FirstName, "lastName": u.LastName,
 			"role": string(u.Role), "nodeId": u.NodeID, "status": u.Status,
 		},
+		Version: u.Version,
 	})
 	if err != nil {
 		return err
