@@ -6,7 +6,9 @@
 // refused for its licenses: they go with it, each with its own license.deleted entry),
 // a deleted organization's client services with their listing copies and alias
 // claims (shared/clientservices; likewise, each with its client-service.deleted entry),
-// and the node's own ADMINS and SIGNUP# items and its allowance counters
+// a distributor's, partner's or organization's webhook endpoints (webhooks.go; each
+// with its webhook-endpoint.deleted entry, their deliveries left to their TTL), and
+// the node's own ADMINS and SIGNUP# items and its allowance counters
 // (shared/throttle).
 //
 // It is the node-sweeper function: the table's stream hands it the REMOVE record of
@@ -181,6 +183,9 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 				break
 			}
 		}
+	}
+	if err := s.endpoints(ctx, id); err != nil {
+		return err
 	}
 	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id), counts.TotalsKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
