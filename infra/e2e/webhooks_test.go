@@ -12,6 +12,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"opsconsole/shared/api"
 )
 
 // Every receiver here is an httptest server on 127.0.0.1 that the test starts: the
@@ -328,10 +330,44 @@ func TestWebhookDeliversTheBranchOnly(t *testing.T) {
 		t.Errorf("an organization of another partner reached the endpoint: %d", len(got))
 	}
 	// A type not subscribed to does not arrive; a company below does.
-	do(t, req{method: "PATCH", path: "/v1/organizations/" + org.ID, token: tok, body: map[string]any{"name": unique("Renamed")}}).expect(t, 200)
+	patched := do(t, req{method: "PATCH", path: "/v1/organizations/" + org.ID, token: tok, body: map[string]any{"name": unique("Renamed")}})
+	patched.expect(t, 200)
 	co := createCompany(t, tok, org.ID, unique("Below"))
 	waitHooks(t, 20*time.Second, "company.created", func() int { return len(rcv.about(co.ID)) }, 1)
 	waitHooks(t, 20*time.Second, "organization.updated", func() int { return len(rcv.about(org.ID)) }, 2)
+	t.Run("data.version is the version the ETag shows after the change", func(t *testing.T) {
+		etag := patched.Header.Get("ETag")
+		var created, updated *hook
+		for _, h := range rcv.about(org.ID) {
+			switch h.Type {
+			case "organization.created":
+				created = &h
+			case "organization.updated":
+				updated = &h
+			}
+		}
+		if created == nil || updated == nil {
+			t.Fatalf("created %v, updated %v", created != nil, updated != nil)
+		}
+		var c, u struct {
+			Version *int `json:"version"`
+		}
+		if err := json.Unmarshal(created.Envelope.Data, &c); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(updated.Envelope.Data, &u); err != nil {
+			t.Fatal(err)
+		}
+		if c.Version == nil || *c.Version != org.Version {
+			t.Errorf("organization.created data.version %v, want %d (the create's)", c.Version, org.Version)
+		}
+		if u.Version == nil || api.ETag(*u.Version) != etag {
+			t.Errorf("organization.updated data.version %v, want the PATCH's ETag %s", u.Version, etag)
+		}
+		if g := do(t, req{method: "GET", path: "/v1/organizations/" + org.ID, token: tok}); g.Header.Get("ETag") != etag {
+			t.Errorf("GET ETag %s, want %s", g.Header.Get("ETag"), etag)
+		}
+	})
 	for _, h := range rcv.events("") {
 		if !strings.HasPrefix(h.Type, "organization.") && h.Type != "company.created" {
 			t.Errorf("%s arrived, not subscribed to", h.Type)

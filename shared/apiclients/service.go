@@ -348,6 +348,7 @@ func Change(verb string, before, after *identity.ClientItem) audit.Change {
 		Target: audit.Target{Type: Kind, ID: t.ID, Name: t.Name},
 		Scope:  append(append([]string{}, t.NodePath...), t.NodeID),
 		Before: auditFields(before), After: auditFields(after),
+		Version: t.Version,
 	}
 }
 

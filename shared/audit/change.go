@@ -106,16 +106,20 @@ type changeItem struct {
 	// State is the target's audited fields after the change (before it, for a
 	// deletion), secrets redacted: what a webhook event shows of the resource
 	// (shared/webhooks). The audit entries do not copy it.
-	State     map[string]any `dynamodbav:"state,omitempty"`
-	ExpiresAt int64          `dynamodbav:"expiresAt"`
+	State map[string]any `dynamodbav:"state,omitempty"`
+	// Version is the target's version after the change (its last version, for a
+	// deletion); absent for a target without versions (see Change.Version).
+	Version   int   `dynamodbav:"version,omitempty"`
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
 
 // ChangeRecord is a change record as the stream carries it: the entry, the target's
-// lineage and its state (see changeItem).
+// lineage, its state and its version (see changeItem).
 type ChangeRecord struct {
 	Entry
-	Scope []string
-	State map[string]any
+	Scope   []string
+	State   map[string]any
+	Version int
 }
 
 // DecodeChangeRecord reads a change record from its item (a stream image converted
@@ -125,7 +129,7 @@ func DecodeChangeRecord(it store.Item) (ChangeRecord, error) {
 	if err := attributevalue.UnmarshalMap(it, &ch); err != nil {
 		return ChangeRecord{}, err
 	}
-	return ChangeRecord{Entry: ch.Entry, Scope: ch.Scope, State: ch.State}, nil
+	return ChangeRecord{Entry: ch.Entry, Scope: ch.Scope, State: ch.State, Version: ch.Version}, nil
 }
 
 // redactState is fields with every secret's value replaced.
@@ -150,6 +154,13 @@ type Change struct {
 	// Scope is the target's lineage (tree.Node.Lineage).
 	Scope         []string
 	Before, After map[string]any
+	// Version is the target's version after the change, the one its ETag shows (for
+	// a deletion, its last version; for a change that leaves the version alone, such
+	// as a partner's signup switch, the current one). 0 means the target has no
+	// versions (an audit export); the record then carries none. For a mail settings
+	// change (<owner>.smtp-set, -removed) it is the settings' own version, the ETag of
+	// …/{id}/smtp, not the owner's.
+	Version int
 }
 
 // Record builds the transaction item that writes the change record of c, made by the
@@ -176,9 +187,17 @@ func ActorOf(caller tree.Caller) Actor {
 // for work that runs without the request, such as a stream consumer finishing what a
 // request began: the record still names who asked, and from where.
 func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
-	now := time.Now().UTC()
+	put, err := store.Put(newChangeItem(actor, meta, c, time.Now().UTC()), store.NotExists())
+	if err != nil {
+		return store.Write{}, fmt.Errorf("change record: %w", err)
+	}
+	return put, nil
+}
+
+// newChangeItem is the change record of c, made at now.
+func newChangeItem(actor Actor, meta api.Meta, c Change, now time.Time) changeItem {
 	id := ulid.Make().String()
-	item := changeItem{
+	return changeItem{
 		PK: "CHANGE#" + id, SK: "CHANGE", Type: ChangeType,
 		Entry: Entry{
 			ID: id, At: now.Format(TimeFormat),
@@ -189,13 +208,9 @@ func RecordBy(actor Actor, meta api.Meta, c Change) (store.Write, error) {
 		},
 		Scope:     c.Scope,
 		State:     redactState(stateOf(c)),
+		Version:   c.Version,
 		ExpiresAt: now.Add(Retention).Unix(),
 	}
-	put, err := store.Put(item, store.NotExists())
-	if err != nil {
-		return store.Write{}, fmt.Errorf("change record: %w", err)
-	}
-	return put, nil
 }
 
 // stateOf is the target's fields after c, or before it for a deletion.

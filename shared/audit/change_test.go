@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
+	"opsconsole/shared/api"
 )
 
 func TestDiff(t *testing.T) {
@@ -49,7 +51,7 @@ func TestStreamImageRoundTrip(t *testing.T) {
 			Target:  Target{Type: "distributor", ID: "dst_1", Name: "Acme"},
 			Changes: []FieldChange{{Field: "name", Before: "Old", After: "Acme"}, {Field: "limit", Before: 2.0, After: nil}},
 		},
-		Scope: []string{"platform", "dst_1"}, ExpiresAt: 1700000000,
+		Scope: []string{"platform", "dst_1"}, Version: 3, ExpiresAt: 1700000000,
 	}
 	av, err := attributevalue.MarshalMap(want)
 	if err != nil {
@@ -70,6 +72,39 @@ func TestStreamImageRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("round trip:\n got %#v\nwant %#v", got, want)
+	}
+}
+
+// TestChangeRecordVersion: the change record carries the target's version from the
+// Change to the stream's reader, and none when the target has no versions.
+func TestChangeRecordVersion(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		version int
+	}{{"a versioned target", 4}, {"a target without versions", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			it := newChangeItem(Actor{UserID: "u", Role: "platform_admin"}, api.Meta{}, Change{
+				Action: "organization.updated", Target: Target{Type: "organization", ID: "org_1", Name: "Acme"},
+				Scope:  []string{"platform", "org_1"},
+				Before: map[string]any{"name": "Old"}, After: map[string]any{"name": "Acme"},
+				Version: c.version,
+			}, now)
+			av, err := attributevalue.MarshalMap(it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, has := av["version"]; has != (c.version != 0) {
+				t.Errorf("version attribute present %v, want %v", has, c.version != 0)
+			}
+			got, err := DecodeChangeRecord(av)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != c.version || got.State["name"] != "Acme" || got.Target.ID != "org_1" {
+				t.Errorf("decoded %+v, want version %d", got, c.version)
+			}
+		})
 	}
 }
 

@@ -163,6 +163,8 @@ func Begin(r *http.Request, st *store.Store, root nodes.Item, auditFields map[st
 		Target: audit.Target{Type: string(root.Kind), ID: root.ID, Name: root.Name},
 		Scope:  audit.NodeScope(root.Node()),
 		Before: auditFields, After: after,
+		// The mark leaves the root's version alone: this is its current one.
+		Version: root.Version,
 	})
 	if err != nil {
 		return err

@@ -588,10 +588,11 @@ func (r *run) writes(parentID string, batch []*victim) ([]store.Write, error) {
 			out = append(out, store.Delete(counts.Key(v.it.ID), nil))
 		}
 		rec, err := audit.RecordBy(r.job.Actor, r.meta, audit.Change{
-			Action: string(v.it.Kind) + ".deleted",
-			Target: audit.Target{Type: string(v.it.Kind), ID: v.it.ID, Name: v.it.Name},
-			Scope:  audit.NodeScope(v.it.Node()),
-			Before: r.fields(v.it),
+			Action:  string(v.it.Kind) + ".deleted",
+			Target:  audit.Target{Type: string(v.it.Kind), ID: v.it.ID, Name: v.it.Name},
+			Scope:   audit.NodeScope(v.it.Node()),
+			Before:  r.fields(v.it),
+			Version: v.it.Version,
 		})
 		if err != nil {
 			return nil, err

@@ -237,6 +237,7 @@ func Change(verb string, before, after *Item) audit.Change {
 		Target: audit.Target{Type: Kind, ID: target.ID, Name: target.Name},
 		Scope:  target.Path,
 		Before: auditFields(before), After: auditFields(after),
+		Version: target.Version,
 	}
 }
 
@@ -575,6 +576,7 @@ func (s *Service) configure(w http.ResponseWriter, r *http.Request) error {
 		Target: audit.Target{Type: Kind, ID: before.ID, Name: before.Name},
 		Scope:  before.Path,
 		Before: before.Config.Effective(), After: after.Config.Effective(),
+		Version: after.Version,
 	})
 	if err != nil {
 		return err

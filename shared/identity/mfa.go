@@ -51,11 +51,12 @@ func recordMFAOnce(ctx context.Context, st *store.Store, userID string, enrolled
 		action = "user.mfa_enrolled"
 	}
 	rec, err := audit.RecordBy(actor, meta, audit.Change{
-		Action: action,
-		Target: audit.Target{Type: "user", ID: u.ID, Name: u.Email},
-		Scope:  tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath}.Lineage(),
-		Before: map[string]any{"mfaEnrolled": u.MFAEnrolled},
-		After:  map[string]any{"mfaEnrolled": enrolled},
+		Action:  action,
+		Target:  audit.Target{Type: "user", ID: u.ID, Name: u.Email},
+		Scope:   tree.Node{ID: u.NodeID, Kind: u.NodeKind, Path: u.NodePath}.Lineage(),
+		Before:  map[string]any{"mfaEnrolled": u.MFAEnrolled},
+		After:   map[string]any{"mfaEnrolled": enrolled},
+		Version: u.Version + 1,
 	})
 	if err != nil {
 		return err

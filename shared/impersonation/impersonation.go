@@ -228,10 +228,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := audit.Record(r, audit.Change{
-		Action: "impersonation.started",
-		Target: audit.Target{Type: "impersonation", ID: it.ID, Name: it.TargetName},
-		Scope:  it.Node().Lineage(),
-		After:  auditFields(it, s.now()),
+		Action:  "impersonation.started",
+		Target:  audit.Target{Type: "impersonation", ID: it.ID, Name: it.TargetName},
+		Scope:   it.Node().Lineage(),
+		After:   auditFields(it, s.now()),
+		Version: it.Version,
 	})
 	if err != nil {
 		return err
@@ -309,6 +310,7 @@ func (s *Service) end(w http.ResponseWriter, r *http.Request) error {
 		Target: audit.Target{Type: "impersonation", ID: before.ID, Name: before.TargetName},
 		Scope:  before.Node().Lineage(),
 		Before: auditFields(before, now), After: auditFields(after, now),
+		Version: after.Version,
 	})
 	if err != nil {
 		return err

@@ -255,6 +255,7 @@ func (s *Service) write(r *http.Request, verb string, before, after *nodes.Item,
 		Target: audit.Target{Type: string(s.Level.Kind), ID: target.ID, Name: target.Name},
 		Scope:  audit.NodeScope(target.Node()),
 		Before: s.Level.auditFields(before), After: s.Level.auditFields(after),
+		Version: target.Version,
 	})
 	if err != nil {
 		return err

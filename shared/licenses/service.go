@@ -207,6 +207,7 @@ func Change(verb string, before, after *Item) audit.Change {
 		Target: audit.Target{Type: Kind, ID: target.ID, Name: target.Name},
 		Scope:  target.Path,
 		Before: auditFields(before), After: auditFields(after),
+		Version: target.Version,
 	}
 }
 

@@ -128,6 +128,7 @@ func (s *Service) decide(r *http.Request, before nodes.Item, sg *item, to, past,
 		Target: audit.Target{Type: string(tree.KindOrganization), ID: after.ID, Name: after.Name},
 		Scope:  audit.NodeScope(after.Node()),
 		Before: levels.Organizations.AuditFields(&before), After: afterFields,
+		Version: after.Version,
 	})
 	if err != nil {
 		return nodes.Item{}, err

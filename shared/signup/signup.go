@@ -196,6 +196,8 @@ func (s *Service) putSettings(w http.ResponseWriter, r *http.Request) error {
 			Target: audit.Target{Type: string(tree.KindPartner), ID: p.ID, Name: p.Name},
 			Scope:  audit.NodeScope(p.Node()),
 			Before: map[string]any{AttrSignupEnabled: p.SignupEnabled}, After: map[string]any{AttrSignupEnabled: *b.Enabled},
+			// The switch leaves the partner's version alone: this is its current one.
+			Version: p.Version,
 		})
 		if err != nil {
 			return err
@@ -472,10 +474,11 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec, err := audit.RecordBy(applicant(sg), api.MetaOf(r), audit.Change{
-		Action: "organization.signup-verified",
-		Target: audit.Target{Type: string(tree.KindOrganization), ID: org.ID, Name: org.Name},
-		Scope:  audit.NodeScope(org.Node()),
-		After:  applicantFields(sg, levels.Organizations.AuditFields(&org)),
+		Action:  "organization.signup-verified",
+		Target:  audit.Target{Type: string(tree.KindOrganization), ID: org.ID, Name: org.Name},
+		Scope:   audit.NodeScope(org.Node()),
+		After:   applicantFields(sg, levels.Organizations.AuditFields(&org)),
+		Version: org.Version,
 	})
 	if err != nil {
 		return err

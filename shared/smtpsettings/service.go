@@ -205,13 +205,23 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, o.settings.View())
 }
 
-// record is the change record of the owner's settings from before to after.
+// record is the change record of the owner's settings from before to after. Its
+// version is the settings' own (after the change, or the last one for a removal),
+// the ETag of …/smtp, not the owner's.
 func record(r *http.Request, o owner, verb string, before, after *Item) (store.Write, error) {
+	version := 0
+	switch {
+	case after != nil:
+		version = after.Version
+	case before != nil:
+		version = before.Version
+	}
 	return audit.Record(r, audit.Change{
 		Action: o.kind + ".smtp-" + verb,
 		Target: audit.Target{Type: o.kind, ID: o.id, Name: o.name},
 		Scope:  o.lineage,
 		Before: auditFields(before), After: auditFields(after),
+		Version: version,
 	})
 }
 

@@ -7,7 +7,9 @@
 // a deleted organization's client services with their listing copies and alias
 // claims (shared/clientservices; likewise, each with its client-service.deleted entry),
 // the node's API clients with their Cognito users (shared/apiclients; each with its
-// api_client.deleted entry; apiclients.go), and the node's own ADMINS and SIGNUP#
+// api_client.deleted entry; apiclients.go), a distributor's, partner's or
+// organization's webhook endpoints (webhooks.go; each with its webhook-endpoint.deleted
+// entry, their deliveries left to their TTL), and the node's own ADMINS and SIGNUP#
 // items and its allowance counters (shared/throttle).
 //
 // It is the node-sweeper function: the table's stream hands it the REMOVE record of
@@ -186,6 +188,9 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 	if err := s.apiClientsOfNode(ctx, id); err != nil {
 		return err
 	}
+	if err := s.endpoints(ctx, id); err != nil {
+		return err
+	}
 	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id), counts.TotalsKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
@@ -340,6 +345,7 @@ func (s *Sweeper) User(ctx context.Context, id string) error {
 			"email": u.Email, "firstName": u.FirstName, "lastName": u.LastName,
 			"role": string(u.Role), "nodeId": u.NodeID, "status": u.Status,
 		},
+		Version: u.Version,
 	})
 	if err != nil {
 		return err

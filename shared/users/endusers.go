@@ -219,6 +219,7 @@ func (s *Service) renameRecord(r *http.Request, id, first, last, now string) ([]
 		Target: audit.Target{Type: string(tree.KindEndUser), ID: id, Name: before.Name},
 		Scope:  audit.NodeScope(before.Node()),
 		Before: fields(before), After: fields(after),
+		Version: after.Version,
 	})
 	if err != nil {
 		return nil, err

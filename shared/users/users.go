@@ -341,6 +341,7 @@ func record(r *http.Request, actor *audit.Actor, verb string, before, after *ide
 		Target: audit.Target{Type: "user", ID: target.ID, Name: target.Email},
 		Scope:  nodeOf(*target).Lineage(),
 		Before: auditFields(before), After: auditFields(after),
+		Version: target.Version,
 	}
 	if actor != nil {
 		return audit.RecordBy(*actor, api.MetaOf(r), c)

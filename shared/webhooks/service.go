@@ -217,6 +217,7 @@ func Change(verb string, before, after *Item, extra map[string]any) audit.Change
 		Target: audit.Target{Type: Kind, ID: target.ID, Name: target.Attrs.URL},
 		Scope:  target.Path,
 		Before: b, After: a,
+		Version: target.Version,
 	}
 }
 

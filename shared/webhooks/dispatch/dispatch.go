@@ -18,11 +18,15 @@ import (
 )
 
 // EventData is the data of a change's event: the resource as the audit log records
-// it (its fields after the change, before it for a deletion; secrets redacted), the
-// changed fields' before and after, and who changed it (with the impersonator during
-// a login-as session).
+// it (its fields after the change, before it for a deletion; secrets redacted), its
+// version (after the change, the one its ETag then shows; its last one for a
+// deletion), the changed fields' before and after, and who changed it (with the
+// impersonator during a login-as session). Every resource of the catalog has
+// versions; Version is omitted only for a change record that carries none (one
+// written before change records carried versions).
 type EventData struct {
 	Resource map[string]any      `json:"resource"`
+	Version  int                 `json:"version,omitempty"`
 	Changes  []audit.FieldChange `json:"changes"`
 	Actor    audit.Actor         `json:"actor"`
 }
@@ -41,7 +45,7 @@ func DataOf(rec audit.ChangeRecord) EventData {
 	if changes == nil {
 		changes = []audit.FieldChange{}
 	}
-	return EventData{Resource: res, Changes: changes, Actor: rec.Actor}
+	return EventData{Resource: res, Version: rec.Version, Changes: changes, Actor: rec.Actor}
 }
 
 // Dispatcher turns change records into deliveries: the stream consumer of the
