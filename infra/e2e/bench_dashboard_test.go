@@ -27,8 +27,10 @@ import (
 // the expiry trie gets).
 func bigBranch() []counts.Counted {
 	var out []counts.Counted
+	// id is a counted thing's own id: which shard of the distributor's totals counts it.
+	id := func() string { return fmt.Sprintf("bench_%d", len(out)) }
 	node := func(kind tree.Kind, status string, extra ...string) {
-		out = append(out, counts.Counted{Facets: append([]string{counts.NodeFacet(string(kind), status)}, extra...)})
+		out = append(out, counts.Counted{ID: id(), Facets: append([]string{counts.NodeFacet(string(kind), status)}, extra...)})
 	}
 	orgStatuses := levels.Organizations.Statuses
 	for p := range 9 {
@@ -48,7 +50,7 @@ func bigBranch() []counts.Counted {
 		}
 	}
 	for u := range 20_000 {
-		out = append(out, counts.Counted{Facets: []string{counts.UserFacet([]string{"invited", "active", "deactivated"}[u%3])}})
+		out = append(out, counts.Counted{ID: id(), Facets: []string{counts.UserFacet([]string{"invited", "active", "deactivated"}[u%3])}})
 	}
 	start := time.Now()
 	for l := range 30_000 {
@@ -56,7 +58,7 @@ func bigBranch() []counts.Counted {
 		stored := []string{licenses.StatusActive, licenses.StatusInactive}[l%2]
 		series, _ := counts.Series(typ, stored)
 		until := nodes.Stamp(start.Add(time.Duration(l) * 10 * 365 * 24 * time.Hour / 30_000).Add(time.Duration(l%60) * time.Second))
-		out = append(out, counts.Counted{Facets: []string{counts.LicenseFacet(typ, stored)}, Series: series, Until: until})
+		out = append(out, counts.Counted{ID: id(), Facets: []string{counts.LicenseFacet(typ, stored)}, Series: series, Until: until})
 	}
 	return out
 }
@@ -81,7 +83,7 @@ func BenchmarkDashboardIsFlat(b *testing.B) {
 	createLicense(b, root, map[string]any{"nodeId": small.ID, "type": "agent", "name": "Flat", "validUntil": "2030-01-01T00:00:00Z"})
 	big := createDistributor(b, root, unique("Dash Flat Big"))
 	branch := bigBranch()
-	seeded := counts.SeedItems(big.ID, branch)
+	seeded := counts.SeedItems(big.ID, branch, nodes.Stamp(time.Now()))
 	var reqs []types.WriteRequest
 	for _, it := range seeded {
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})

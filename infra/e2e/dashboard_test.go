@@ -21,6 +21,7 @@ import (
 	"opsconsole/infra/streams"
 	"opsconsole/shared/consumers"
 	"opsconsole/shared/counts"
+	"opsconsole/shared/nodes"
 	"opsconsole/shared/tree"
 )
 
@@ -308,8 +309,29 @@ func TestDashboard(t *testing.T) {
 				before[i] = at(a.tok, a.id)
 			}
 		}
+		// AWS gives a record's stream time to the second; DynamoDB Local rounds it down
+		// to the minute, so the change's asOf is at or after start's minute.
+		start := nodes.Stamp(time.Now().Truncate(time.Minute))
 		c := createCompany(t, root, approved.ID, unique("Dash New"))
 		moved(map[string]int{"companies": 1}, 4)
+		asOfs := map[string]string{}
+		for _, a := range ancestors {
+			v := dashboardOf(t, a.tok, a.id, nil)
+			asOf, readAt := v["asOf"].(string), v["readAt"].(string)
+			if asOf < start || asOf > readAt {
+				t.Errorf("%s: asOf %s after a change made from %s, read at %s: want the change's stream time", a.id, asOf, start, readAt)
+			}
+			asOfs[a.id] = asOf
+		}
+		// Nothing changes in the partner's branch meanwhile (the platform's and the
+		// distributor's take other tests' changes): its asOf stays, its readAt moves.
+		time.Sleep(1100 * time.Millisecond)
+		for _, a := range ancestors[2:] {
+			v := dashboardOf(t, a.tok, a.id, nil)
+			if v["asOf"] != asOfs[a.id] || v["readAt"].(string) <= asOfs[a.id] {
+				t.Errorf("%s: a second later asOf %v (was %s), readAt %v: asOf is the last change's, not the read's", a.id, v["asOf"], asOfs[a.id], v["readAt"])
+			}
+		}
 		do(t, req{method: "POST", path: "/v1/end-users/" + e1.ID + "/deactivate", token: root}).expect(t, 200)
 		moved(map[string]int{"endUsers.active": -1, "endUsers.deactivated": 1, "endUsers": 0}, 4)
 		do(t, req{method: "DELETE", path: "/v1/companies/" + c.ID, token: root}).expect(t, 204)
@@ -328,8 +350,10 @@ func TestDashboard(t *testing.T) {
 	t.Run("replaying the branch's stream records changes nothing", func(t *testing.T) {
 		ids := []string{dist.ID, p1.ID, approved.ID}
 		before := map[string]map[string]dashTotal{}
+		asOf := map[string]any{}
 		for _, id := range ids {
-			before[id] = totalsOf(dashboardOf(t, root, id, nil))
+			v := dashboardOf(t, root, id, nil)
+			before[id], asOf[id] = totalsOf(v), v["asOf"]
 		}
 		recs := branchRecords(t, dist.ID)
 		// The tree counter's own handler, as its queue's adapter runs it.
@@ -344,11 +368,28 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 		for _, id := range ids {
-			if after := totalsOf(dashboardOf(t, root, id, nil)); !maps.Equal(after, before[id]) {
+			v := dashboardOf(t, root, id, nil)
+			if after := totalsOf(v); !maps.Equal(after, before[id]) {
 				t.Errorf("%s after replaying %d records:\n%v\nbefore:\n%v", id, len(recs), after, before[id])
+			}
+			if v["asOf"] != asOf[id] {
+				t.Errorf("%s: asOf %v after the replay, %v before: replayed records are counted already", id, v["asOf"], asOf[id])
 			}
 		}
 		t.Logf("replayed %d stream records of the branch twice", len(recs))
+	})
+
+	t.Run("a node with nothing counted below it is as of its creation", func(t *testing.T) {
+		o := createOrganization(t, root, p1.ID, unique("Dash Empty"))
+		var got struct{ CreatedAt string }
+		do(t, req{method: "GET", path: "/v1/organizations/" + o.ID, token: root}).json(t, &got)
+		v := dashboardOf(t, root, o.ID, nil)
+		if got.CreatedAt == "" || v["asOf"] != got.CreatedAt {
+			t.Errorf("asOf %v, want the organization's createdAt %q", v["asOf"], got.CreatedAt)
+		}
+		if readAt, _ := v["readAt"].(string); readAt < got.CreatedAt {
+			t.Errorf("readAt %q before the organization was created (%s)", readAt, got.CreatedAt)
+		}
 	})
 }
 

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -25,11 +24,7 @@ func shardedLog(node string) bool {
 }
 
 // shardOf is the shard of entry id in a sharded log: FNV-1a of the id, mod LogShards.
-func shardOf(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % LogShards)
-}
+func shardOf(id string) int { return nodes.ShardIndex(id, LogShards) }
 
 // entryKeyOf is the partition of node's log that holds entry id: AUDIT#<node>#<shard>
 // for a sharded log, AUDIT#<node> otherwise.

@@ -69,6 +69,7 @@ func TestMatch(t *testing.T) {
 		{"a console user", rec("INSERT", "USER#u1", "USER", map[string]events.DynamoDBAttributeValue{"type": s("user")}, nil), []string{"tree-counter"}},
 		{"a license", rec("MODIFY", "LICENSE#l1", "LICENSE", map[string]events.DynamoDBAttributeValue{"type": s("license")}, nil), []string{"tree-counter"}},
 		{"the totals written by the counter", rec("MODIFY", "NODE#ptn_1", "TOTALS", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
+		{"a shard of a distributor's totals", rec("MODIFY", "NODE#dst_1", "TOTALS#3", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
 		{"an expiry trie item", rec("INSERT", "NODE#ptn_1", "UNTIL#2026", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
 		{"numeric SK", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: map[string]events.DynamoDBAttributeValue{"PK": s("NODE#x"), "SK": events.NewNumberAttribute("1")}}}, nil},

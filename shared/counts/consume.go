@@ -116,6 +116,9 @@ type change struct {
 	// what it adds to them.
 	ancestors []string
 	counted   contribution
+	// at is the record's stream time (ApproximateCreationDateTime) as a stamp, what
+	// the totals' asOf becomes; "" when the record has none.
+	at string
 }
 
 // contributionOf is what an item in img adds to each ancestor's totals.
@@ -241,6 +244,9 @@ func read(ctx context.Context, rec events.DynamoDBEventRecord) (change, bool) {
 		return true
 	}
 	ch := change{seq: seq}
+	if t := rec.Change.ApproximateCreationDateTime.Time; !t.IsZero() {
+		ch.at = nodes.Stamp(t)
+	}
 	switch events.DynamoDBOperationType(rec.EventName) {
 	case events.DynamoDBOperationTypeInsert:
 		if !decode(rec.Change.NewImage, &img) {
@@ -368,7 +374,7 @@ func (c *Consumer) writes(ch change, prev marker, found bool, gone map[int]bool)
 		if ch.node && a == ch.parentID && prev.Status != ch.status {
 			writes = append(writes, countsUpdate(ch.parentID, ch.kind, prev.Status, ch.status))
 		}
-		ws := d.writes(a)
+		ws := d.writes(a, ch.id, ch.at)
 		if len(ws) == 0 && !(ch.node && a == ch.parentID) {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -338,7 +339,8 @@ func TestConsumerCountsChildrenExactly(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := &world{t: t, e: e, parent: fmt.Sprintf("dst_case%02d_%d", i, time.Now().UnixNano())}
+			// A distributor's id of the real form, so that its totals are sharded.
+			w := &world{t: t, e: e, parent: fmt.Sprintf("dst_%02d%024d", i, time.Now().UnixNano())}
 			putNode(t, e.st, w.parent, "distributor", "platform", "active")
 			for _, step := range tc.steps {
 				step(w)
@@ -353,6 +355,26 @@ func TestConsumerCountsChildrenExactly(t *testing.T) {
 			if got.Total() != tc.want.Total() {
 				t.Errorf("Total = %d, want %d", got.Total(), tc.want.Total())
 			}
+			// The distributor's subtree totals, split in shards, say the same as its
+			// children's counts whatever order and repetition the records came in
+			// (unless the case deleted it: its totals then wait for the node sweeper,
+			// which these cases do not run).
+			totals, asOf := subtreeTotals(t, e.st, w.parent)
+			if tc.item == noItem {
+				totals = counts.Totals{}
+			}
+			wantTotals := counts.Totals{}
+			for kind, byStatus := range tc.want {
+				for status, n := range byStatus {
+					wantTotals[counts.NodeFacet(kind, status)] = n
+				}
+			}
+			if !reflect.DeepEqual(totals, wantTotals) {
+				t.Errorf("subtree totals = %v, want %v", totals, wantTotals)
+			}
+			if tc.want.Total() > 0 && (asOf == "" || asOf > nodes.Stamp(time.Now())) {
+				t.Errorf("the totals' asOf is %q, want the stream time of a counted change", asOf)
+			}
 			if tc.item != anyItem {
 				exists := rawItem(t, e.st, counts.Key(w.parent)) != nil
 				if exists != (tc.item == anItem) {
@@ -364,6 +386,24 @@ func TestConsumerCountsChildrenExactly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// subtreeTotals reads and sums every item of node's totals, as the dashboard does.
+func subtreeTotals(t *testing.T, st *store.Store, node string) (counts.Totals, string) {
+	t.Helper()
+	items, err := st.BatchGet(context.Background(), counts.TotalsKeys(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws []map[string]any
+	for _, it := range items {
+		var m map[string]any
+		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, m)
+	}
+	return counts.SumTotals(raws)
 }
 
 type markerWant struct {

@@ -12,10 +12,12 @@ import (
 
 	"opsconsole/shared/nodes"
 	"opsconsole/shared/store"
+	"opsconsole/shared/tree"
 )
 
 // Subtree totals. Besides its children's counts, every node that has a dashboard keeps
-// the totals of its whole subtree (NODE#<id> / TOTALS): one Number per facet of the
+// the totals of its whole subtree (NODE#<id> / TOTALS, split into TOTALS#<s> for the
+// platform and distributors: TotalsShards): one Number per facet of the
 // items below it (its descendants, the console users of its subtree and itself, the
 // licenses held in it), kept by the same consumer and in the same transaction as the
 // children's counts, from the same markers, so that every change below a node rolls
@@ -36,11 +38,59 @@ const (
 	untilType = "until"
 )
 
-// TotalsSK is the sort key of a node's totals item.
-const TotalsSK = totalsSK
+// TotalsShards is how many items hold the totals of the platform and of each
+// distributor. Every change of the installation is counted in the platform's totals,
+// and each of a distributor's branch in its: in one item, a thousand changes a second
+// would be 2,000 WCU/s (each a transaction's write), twice what a partition takes
+// (docs/scale.md, fix 4). Split in eight, a shard takes 250 (25%). A counted thing's
+// shard comes from its id (nodes.ShardIndex), so all of its versions are counted in
+// the same shard and its marker keeps them exact; the reader sums the shards. The
+// levels below keep one item: the biggest partner's branch writes about 100 WCU/s.
+// Fixed: changing it moves counts between items (a migration: the reader sums any
+// set of items, so write to the new count and read both).
+const TotalsShards = 8
 
-// TotalsKey is the key of node nodeID's subtree totals item.
-func TotalsKey(nodeID string) store.Item { return store.Key(nodes.PK(nodeID), totalsSK) }
+// totalsPrefix starts the sort key of every item of a node's totals: TOTALS, and
+// TOTALS#<s> for the shards.
+const totalsPrefix = totalsSK
+
+// TotalsPrefix starts the sort key of every item of a node's totals, in the node's
+// partition: what the node sweeper removes with the node.
+const TotalsPrefix = totalsPrefix
+
+// shardedTotals tells whether node's totals are split into TotalsShards items.
+func shardedTotals(node string) bool {
+	kind, _ := nodes.KindOfID(node)
+	return kind == tree.KindPlatform || kind == tree.KindDistributor
+}
+
+// totalsSKOf is the sort key of the item of ancestor's totals that counts thing id.
+func totalsSKOf(ancestor, id string) string {
+	if !shardedTotals(ancestor) {
+		return totalsSK
+	}
+	return totalsSK + "#" + strconv.Itoa(nodes.ShardIndex(id, TotalsShards))
+}
+
+// TotalsKeys are the keys of every item that holds node nodeID's totals: TOTALS, and
+// for the platform and a distributor its shards too (TOTALS holds what was counted
+// before the split, and is read so that nothing of it is lost).
+func TotalsKeys(nodeID string) []store.Item {
+	keys := []store.Item{store.Key(nodes.PK(nodeID), totalsSK)}
+	if shardedTotals(nodeID) {
+		for s := range TotalsShards {
+			keys = append(keys, store.Key(nodes.PK(nodeID), totalsSK+"#"+strconv.Itoa(s)))
+		}
+	}
+	return keys
+}
+
+// IsTotalsItem tells the totals items among read items by sort key.
+func IsTotalsItem(sk string) bool { return sk == totalsSK || strings.HasPrefix(sk, totalsSK+"#") }
+
+// asOfAttr is the totals items' attribute holding the stream time
+// (ApproximateCreationDateTime) of the last change the counter applied to the item.
+const asOfAttr = "asOf"
 
 // UntilPrefix starts the sort key of every expiry trie item of a node, in the node's
 // partition: what the node sweeper removes with the node.
@@ -65,16 +115,32 @@ func LicenseFacet(typ, status string) string { return "license#" + typ + "#" + s
 // Totals are a subtree's totals: facet → count. Zeros are omitted.
 type Totals map[string]int
 
-// TotalsFromItem reads a totals item (nil for none: all zeros).
-func TotalsFromItem(raw map[string]any) Totals {
+// SumTotals adds up the items of a node's totals (none: all zeros), and gives the
+// latest asOf among them: the stream time of the newest change counted in any of
+// them ("" when none says).
+func SumTotals(items []map[string]any) (Totals, string) {
 	t := Totals{}
-	for name, v := range raw {
-		n, ok := v.(float64)
-		if ok && n != 0 && strings.Contains(name, "#") {
-			t[name] = int(n)
+	asOf := ""
+	for _, raw := range items {
+		for name, v := range raw {
+			if name == asOfAttr {
+				if s, ok := v.(string); ok && s > asOf {
+					asOf = s
+				}
+				continue
+			}
+			n, ok := v.(float64)
+			if ok && n != 0 && strings.Contains(name, "#") {
+				t[name] += int(n)
+			}
 		}
 	}
-	return t
+	for name, n := range t {
+		if n == 0 {
+			delete(t, name)
+		}
+	}
+	return t, asOf
 }
 
 // The expiry trie. A license's validUntil is a stamp of fixed width
@@ -236,18 +302,34 @@ func deltaOf(from, to contribution) delta {
 	return d
 }
 
-// writes are the updates of ancestor's items that d makes: one per item, each ADD of
-// every attribute that moves, in a sorted order (so that a transaction is the same
-// whenever it is built).
-func (d delta) writes(ancestor string) []store.Write {
+// writes are the updates of ancestor's items that d makes, counting thing id (whose
+// shard of the totals they go to) changed at stream time asOf: one per item, each ADD
+// of every attribute that moves, in a sorted order (so that a transaction is the same
+// whenever it is built). The totals item is always among them when d moves anything,
+// so that its asOf says the change was counted.
+func (d delta) writes(ancestor, id, asOf string) []store.Write {
+	if len(d) == 0 {
+		return nil
+	}
 	sks := slices.Sorted(maps.Keys(d))
+	if d[totalsSK] == nil {
+		// A license whose validUntil alone moved: only the trie's counts change.
+		sks = append([]string{totalsSK}, sks...)
+	}
 	out := make([]store.Write, 0, len(sks))
 	for _, sk := range sks {
 		attrs := slices.Sorted(maps.Keys(d[sk]))
-		names := map[string]string{"#type": totalsType}
+		names := map[string]string{"#type": "type"}
 		values := map[string]any{":type": totalsType}
 		set := "SET #type = :type"
-		if sk != totalsSK {
+		key := store.Key(nodes.PK(ancestor), sk)
+		if sk == totalsSK {
+			key = store.Key(nodes.PK(ancestor), totalsSKOf(ancestor, id))
+			if asOf != "" {
+				names["#asOf"], values[":asOf"] = asOfAttr, asOf
+				set += ", #asOf = :asOf"
+			}
+		} else {
 			values[":type"] = untilType
 			if exp := untilExpiry(strings.TrimPrefix(sk, untilSK)); exp != 0 {
 				names["#exp"] = "expiresAt"
@@ -255,16 +337,17 @@ func (d delta) writes(ancestor string) []store.Write {
 				set += ", #exp = if_not_exists(#exp, :exp)"
 			}
 		}
-		names["#type"] = "type"
 		adds := make([]string, 0, len(attrs))
 		for i, a := range attrs {
 			n, v := "#a"+strconv.Itoa(i), ":a"+strconv.Itoa(i)
 			names[n], values[v] = a, d[sk][a]
 			adds = append(adds, n+" "+v)
 		}
-		out = append(out, store.Edit(store.Key(nodes.PK(ancestor), sk), store.Expr{
-			Update: set + " ADD " + strings.Join(adds, ", "), Names: names, Values: values,
-		}))
+		update := set
+		if len(adds) > 0 {
+			update += " ADD " + strings.Join(adds, ", ")
+		}
+		out = append(out, store.Edit(key, store.Expr{Update: update, Names: names, Values: values}))
 	}
 	return out
 }
@@ -283,28 +366,39 @@ func (d delta) String() string {
 }
 
 // Counted is what one item adds to its ancestors' totals, for code that writes the
-// totals of a branch directly (benchmarks): its facets, and for a license its series
-// and validUntil.
+// totals of a branch directly (benchmarks): its id (which shard counts it), its
+// facets, and for a license its series and validUntil.
 type Counted struct {
+	ID            string
 	Facets        []string
 	Series, Until string
 }
 
 // SeedItems are the totals and expiry trie items of node nodeID whose subtree holds
 // items, exactly as the tree counter would leave them after counting each (the same
-// deltas, summed): what a benchmark writes instead of sending a hundred thousand
-// records through the counter.
-func SeedItems(nodeID string, items []Counted) []store.Item {
+// deltas, summed, each in its shard) with asOf as the last change's stream time: what
+// a benchmark writes instead of sending a hundred thousand records through the counter.
+func SeedItems(nodeID string, items []Counted, asOf string) []store.Item {
 	sum := delta{}
 	for _, c := range items {
-		sum.apply(contribution{facets: c.Facets, series: c.Series, until: c.Until}, 1)
+		d := delta{}
+		d.apply(contribution{facets: c.Facets, series: c.Series, until: c.Until}, 1)
+		for sk, attrs := range d {
+			if sk == totalsSK {
+				sk = totalsSKOf(nodeID, c.ID)
+			}
+			for a, n := range attrs {
+				sum.add(sk, a, n)
+			}
+		}
 	}
 	var out []store.Item
 	for _, sk := range slices.Sorted(maps.Keys(sum)) {
 		it := store.Key(nodes.PK(nodeID), sk)
 		typ := untilType
-		if sk == totalsSK {
+		if IsTotalsItem(sk) {
 			typ = totalsType
+			it[asOfAttr] = &types.AttributeValueMemberS{Value: asOf}
 		}
 		it["type"] = &types.AttributeValueMemberS{Value: typ}
 		for a, n := range sum[sk] {

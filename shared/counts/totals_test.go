@@ -137,7 +137,7 @@ func TestDeltaOf(t *testing.T) {
 
 func TestUntilWrites(t *testing.T) {
 	d := deltaOf(contribution{}, contribution{facets: []string{"license#agent#active"}, series: "aa", until: "2026-12-02T03:30:05Z"})
-	ws := d.writes("org_1")
+	ws := d.writes("org_1", "lic_1", "2026-12-02T03:30:05Z")
 	if len(ws) != 8 {
 		t.Fatalf("%d writes, want 8 (totals and seven trie items)", len(ws))
 	}
@@ -169,4 +169,116 @@ func stringOf(av types.AttributeValue) *string {
 		return &s.Value
 	}
 	return nil
+}
+
+func TestTotalsShards(t *testing.T) {
+	// Ids of the real form: the kind of a node is read from its id's prefix.
+	body := strings.Repeat("0", 26)
+	dst, prt, org, cmp := "dst_"+body, "prt_"+body, "org_"+body, "cmp_"+body
+	t.Run("the platform and distributors split their totals, the levels below do not", func(t *testing.T) {
+		for _, c := range []struct {
+			node string
+			keys int
+		}{{"platform", 1 + TotalsShards}, {dst, 1 + TotalsShards}, {prt, 1}, {org, 1}, {cmp, 1}} {
+			if got := len(TotalsKeys(c.node)); got != c.keys {
+				t.Errorf("%s: %d totals keys, want %d", c.node, got, c.keys)
+			}
+			for _, k := range TotalsKeys(c.node) {
+				if sk := *stringOf(k["SK"]); !IsTotalsItem(sk) || IsUntilItem(sk) {
+					t.Errorf("%s: %s is not told a totals item", c.node, sk)
+				}
+			}
+		}
+	})
+	t.Run("a thing always counts in the same shard, and things spread over all of them", func(t *testing.T) {
+		seen := map[string]int{}
+		for i := range 800 {
+			id := "org_" + strconv.Itoa(i)
+			sk := totalsSKOf(dst, id)
+			if again := totalsSKOf(dst, id); again != sk {
+				t.Fatalf("%s counts in %s, then in %s", id, sk, again)
+			}
+			seen[sk]++
+			if got := totalsSKOf(prt, id); got != "TOTALS" {
+				t.Fatalf("a partner's totals of %s are in %s, want TOTALS", id, got)
+			}
+		}
+		if len(seen) != TotalsShards {
+			t.Fatalf("800 things went to %d shards, want %d: %v", len(seen), TotalsShards, seen)
+		}
+		for sk, n := range seen {
+			if n < 50 || n > 150 {
+				t.Errorf("shard %s holds %d of 800 things, want about 100", sk, n)
+			}
+		}
+	})
+	t.Run("the totals update goes to the thing's shard and says the change's stream time", func(t *testing.T) {
+		d := deltaOf(contribution{facets: []string{"organization#pending"}}, contribution{facets: []string{"organization#approved"}})
+		ws := d.writes(dst, "org_7", "2026-12-02T03:30:05Z")
+		if len(ws) != 1 {
+			t.Fatalf("%d writes, want 1", len(ws))
+		}
+		u := sent(t, ws[0])
+		if sk := *stringOf(u.Key["SK"]); sk != totalsSKOf(dst, "org_7") || sk == "TOTALS" {
+			t.Errorf("written to %s, want the shard %s", sk, totalsSKOf(dst, "org_7"))
+		}
+		if v := stringOf(u.ExpressionAttributeValues[":asOf"]); v == nil || *v != "2026-12-02T03:30:05Z" {
+			t.Errorf("asOf %v in %s", u.ExpressionAttributeValues[":asOf"], aws.ToString(u.UpdateExpression))
+		}
+	})
+	t.Run("a move of validUntil alone still stamps the totals item", func(t *testing.T) {
+		from := contribution{facets: []string{"license#agent#active"}, series: "aa", until: "2026-12-02T03:30:05Z"}
+		to := from
+		to.until = "2026-12-02T03:30:06Z"
+		ws := deltaOf(from, to).writes(org, "lic_1", "2026-12-02T03:31:00Z")
+		if len(ws) != 2 {
+			t.Fatalf("%d writes, want 2 (the totals' asOf, the trie's last item)", len(ws))
+		}
+		u := sent(t, ws[0])
+		if sk := *stringOf(u.Key["SK"]); sk != "TOTALS" || strings.Contains(aws.ToString(u.UpdateExpression), "ADD") {
+			t.Errorf("first write %s: %s, want TOTALS with no ADD", sk, aws.ToString(u.UpdateExpression))
+		}
+	})
+	t.Run("nothing to move writes nothing", func(t *testing.T) {
+		if ws := (delta{}).writes(dst, "org_1", "2026-12-02T03:30:05Z"); len(ws) != 0 {
+			t.Errorf("%d writes for an empty delta", len(ws))
+		}
+	})
+	t.Run("the sum of the shards is the subtree's, at the newest asOf", func(t *testing.T) {
+		got, asOf := SumTotals([]map[string]any{
+			{"PK": "NODE#dst_1", "SK": "TOTALS", "type": "totals", "partner#active": 2.0},
+			{"SK": "TOTALS#3", "partner#active": 1.0, "organization#approved": -1.0, "asOf": "2026-12-02T03:30:05Z"},
+			{"SK": "TOTALS#5", "organization#approved": 1.0, "user#active": 4.0, "asOf": "2026-12-02T03:30:07Z"},
+		})
+		want := Totals{"partner#active": 3, "user#active": 4}
+		if !reflect.DeepEqual(got, want) || asOf != "2026-12-02T03:30:07Z" {
+			t.Errorf("SumTotals = %v at %q, want %v at 2026-12-02T03:30:07Z", got, asOf, want)
+		}
+		if got, asOf := SumTotals(nil); len(got) != 0 || asOf != "" {
+			t.Errorf("SumTotals of nothing = %v at %q", got, asOf)
+		}
+	})
+	t.Run("seeded items are the counter's, shard by shard", func(t *testing.T) {
+		var things []Counted
+		for i := range 40 {
+			things = append(things, Counted{ID: "org_" + strconv.Itoa(i), Facets: []string{"organization#approved"}})
+		}
+		items := SeedItems(dst, things, "2026-12-02T03:30:05Z")
+		sum := 0
+		for _, it := range items {
+			sk := *stringOf(it["SK"])
+			n, ok := it["organization#approved"].(*types.AttributeValueMemberN)
+			if !ok || !strings.HasPrefix(sk, "TOTALS#") {
+				t.Fatalf("seeded %s %v", sk, it)
+			}
+			v, _ := strconv.Atoi(n.Value)
+			sum += v
+			if a := stringOf(it["asOf"]); a == nil || *a != "2026-12-02T03:30:05Z" {
+				t.Errorf("%s has no asOf", sk)
+			}
+		}
+		if sum != 40 || len(items) < 2 {
+			t.Errorf("%d items seeded counting %d, want 40 over several shards", len(items), sum)
+		}
+	})
 }

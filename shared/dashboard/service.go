@@ -50,8 +50,8 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// loaded is what the target loader read, in one BatchGetItem: the node, its totals,
-// its admins and its expiry trie items at now.
+// loaded is what the target loader read, in one BatchGetItem: the node, the items of
+// its totals, its admins and its expiry trie items at now.
 type loaded struct {
 	node   nodes.Item
 	raw    map[string]store.Item // by sort key
@@ -64,7 +64,8 @@ const nodeIDRule = "must be the id of the platform, a distributor, a partner, an
 // target validates the query (nodeId alone, optional: the caller's own node by
 // default) and reads, in one round trip, everything the answer needs: the node (which
 // the policy then places in the caller's branch, or answers 404 like a missing one),
-// its totals, its admins and the seven expiry items of now. A caller below partner
+// its totals (one item, or nine for the platform and a distributor: counts.TotalsKeys),
+// its admins and the seven expiry items of now: at most 18 keys. A caller below partner
 // admin is refused before anything is read.
 func (s *Service) target(r *http.Request) (tree.Node, any, error) {
 	caller := api.CallerOf(r.Context())
@@ -77,7 +78,8 @@ func (s *Service) target(r *http.Request) (tree.Node, any, error) {
 	}
 	kind, _ := nodes.KindOfID(id)
 	now := s.now()
-	keys := []store.Item{nodes.Key(id), counts.TotalsKey(id), admins.Key(id)}
+	keys := []store.Item{nodes.Key(id), admins.Key(id)}
+	keys = append(keys, counts.TotalsKeys(id)...)
 	keys = append(keys, counts.UntilKeys(id, now)...)
 	items, err := s.Store.BatchGet(r.Context(), keys)
 	if err != nil {
@@ -133,22 +135,27 @@ func readQuery(raw, callerNode string) (string, error) {
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	l := api.TargetOf(r.Context()).(loaded)
-	var totals map[string]any
-	if raw, ok := l.raw[counts.TotalsSK]; ok {
-		if err := attributevalue.UnmarshalMap(raw, &totals); err != nil {
-			return err
-		}
-	}
+	var shards []map[string]any
 	trie := map[string]map[string]any{}
 	for sk, raw := range l.raw {
-		if !counts.IsUntilItem(sk) {
+		if !counts.IsTotalsItem(sk) && !counts.IsUntilItem(sk) {
 			continue
 		}
 		var m map[string]any
 		if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
 			return err
 		}
-		trie[sk] = m
+		if counts.IsTotalsItem(sk) {
+			shards = append(shards, m)
+		} else {
+			trie[sk] = m
+		}
+	}
+	totals, asOf := counts.SumTotals(shards)
+	if asOf == "" {
+		// Nothing below the node has been counted since it was created: its totals
+		// (all zeros) are those of that instant.
+		asOf = l.node.CreatedAt
 	}
 	activeAdmins := 0
 	if raw, ok := l.raw[admins.SK]; ok {
@@ -158,7 +165,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 		}
 		activeAdmins = n
 	}
-	v := Build(l.node.Node(), l.node.Name, counts.TotalsFromItem(totals), counts.Expired(trie, l.now),
-		activeAdmins, api.CallerOf(r.Context()), nodes.Stamp(l.now))
+	v := Build(l.node.Node(), l.node.Name, totals, counts.Expired(trie, l.now),
+		activeAdmins, api.CallerOf(r.Context()), asOf, nodes.Stamp(l.now))
 	return api.WriteJSON(w, http.StatusOK, v)
 }

@@ -63,9 +63,13 @@ type QuickAction struct {
 // to a company, licenses on the platform and license holders; users always.
 type View struct {
 	Node Node `json:"node"`
-	// AsOf is the instant the totals were read at, and the one "expired" is judged
-	// at; the totals reflect the table as of the stream's delay before it.
-	AsOf         string            `json:"asOf"`
+	// AsOf is the stream time of the newest change counted in the totals (the node's
+	// creation when nothing below it has been counted since): the totals are those of
+	// the table at about that instant, trailing it by the stream's delay.
+	AsOf string `json:"asOf"`
+	// ReadAt is the instant the totals were read at, and the one "expired" is judged
+	// at: a license past validUntil counts as expired from then, without any write.
+	ReadAt       string            `json:"readAt"`
 	Totals       map[string]*Total `json:"totals"`
 	ActiveAdmins Total             `json:"activeAdmins"`
 	QuickActions []QuickAction     `json:"quickActions"`
@@ -125,10 +129,11 @@ func levelTotal(l levels.Level, n tree.Node, t counts.Totals) *Total {
 }
 
 // Build makes the view of node n (named name) from its subtree totals t, the
-// licenses expired by series, its active admins, for caller, at asOf.
-func Build(n tree.Node, name string, t counts.Totals, expired map[string]int, activeAdmins int, caller tree.Caller, asOf string) View {
+// licenses expired by series at readAt, its active admins, for caller; asOf is the
+// stream time of the newest change the totals count.
+func Build(n tree.Node, name string, t counts.Totals, expired map[string]int, activeAdmins int, caller tree.Caller, asOf, readAt string) View {
 	v := View{
-		Node: Node{ID: n.ID, Kind: n.Kind, Name: name}, AsOf: asOf, Totals: map[string]*Total{},
+		Node: Node{ID: n.ID, Kind: n.Kind, Name: name}, AsOf: asOf, ReadAt: readAt, Totals: map[string]*Total{},
 		ActiveAdmins: Total{Count: activeAdmins, Href: href("/v1/users", url.Values{"nodeId": {n.ID}, "status": {identity.StatusActive}})},
 	}
 	named := map[tree.Kind]string{

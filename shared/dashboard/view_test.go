@@ -21,7 +21,7 @@ func TestBuild(t *testing.T) {
 	aa, _ := counts.Series("agent", "active")
 	ai, _ := counts.Series("agent", "inactive")
 	caller := tree.Caller{Role: tree.RoleDistributorAdmin, Node: tree.Node{ID: "dst_d", Kind: tree.KindDistributor, Path: []string{tree.PlatformID}}}
-	v := Build(partner, "P", totals, map[string]int{aa: 1, ai: 2}, 2, caller, "2026-12-02T04:00:00Z")
+	v := Build(partner, "P", totals, map[string]int{aa: 1, ai: 2}, 2, caller, "2026-12-02T03:59:58Z", "2026-12-02T04:00:00Z")
 	raw, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)

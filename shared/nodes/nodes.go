@@ -275,12 +275,19 @@ func SubtreeKeyOf(kind tree.Kind, filter, id string) string {
 
 // shardOf picks the one of keys that holds id, by a hash of the id.
 func shardOf(keys []string, id string) string {
-	if len(keys) == 1 {
-		return keys[0]
+	return keys[ShardIndex(id, len(keys))]
+}
+
+// ShardIndex is the shard, of n, that holds the thing id wherever the project splits
+// a hot key (index partitions, audit logs, subtree totals): FNV-1a of the id mod n, so
+// a thing never moves shard while n stays the same.
+func ShardIndex(id string, n int) int {
+	if n <= 1 {
+		return 0
 	}
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return keys[h.Sum32()%uint32(len(keys))]
+	return int(h.Sum32() % uint32(n))
 }
 
 // SubtreeSK is the subtree sort key of a thing below lineage (its parent's lineage,

@@ -191,15 +191,18 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 	if err := s.endpoints(ctx, id); err != nil {
 		return err
 	}
-	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id), counts.TotalsKey(id)} {
+	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id)} {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
 		}
 	}
-	// The subtree totals and their expiry trie: the tree counter checks that the node
-	// exists in every transaction that writes them, so nothing writes them again now.
-	if err := s.Store.DeletePrefix(ctx, nodes.PK(id), counts.UntilPrefix); err != nil {
-		return err
+	// The subtree totals (every shard) and their expiry trie: the tree counter checks
+	// that the node exists in every transaction that writes them, so nothing writes
+	// them again now.
+	for _, prefix := range []string{counts.TotalsPrefix, counts.UntilPrefix} {
+		if err := s.Store.DeletePrefix(ctx, nodes.PK(id), prefix); err != nil {
+			return err
+		}
 	}
 	// The node's allowance counters (invitations, cascades, signups) name it too.
 	return throttle.ForgetNode(ctx, s.Store, id)
