@@ -406,19 +406,9 @@ func (s *Service) sendNotice(ctx context.Context, it identity.ClientItem, event,
 // target loads the client the path names. One outside the caller's branch is answered
 // by the middleware exactly like a missing one.
 func (s *Service) target(r *http.Request) (tree.Node, any, error) {
-	id := r.PathValue("id")
-	if !identity.ValidClientID(id) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	var it identity.ClientItem
-	err := s.Store.Get(r.Context(), identity.ClientKey(id), &it)
-	if errors.Is(err, store.ErrNotFound) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	if err != nil {
-		return tree.Node{}, nil, err
-	}
-	return tree.Node{ID: it.NodeID, Kind: it.NodeKind, Path: it.NodePath}, it, nil
+	return api.ItemTarget(s.Store, Kind, identity.ValidClientID, identity.ClientKey, func(it identity.ClientItem) (tree.Node, bool) {
+		return tree.Node{ID: it.NodeID, Kind: it.NodeKind, Path: it.NodePath}, true
+	})(r)
 }
 
 func loaded(r *http.Request) identity.ClientItem {

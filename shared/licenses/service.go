@@ -214,19 +214,9 @@ func Change(verb string, before, after *Item) audit.Change {
 // target loads the license the path names. One outside the caller's branch is
 // answered by the middleware exactly like a missing one.
 func (s *Service) target(r *http.Request) (tree.Node, any, error) {
-	id := r.PathValue("id")
-	if !ValidID(id) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	var it Item
-	err := s.Store.Get(r.Context(), Key(id), &it)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(it.Path) == 0) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	if err != nil {
-		return tree.Node{}, nil, err
-	}
-	return it.policyNode(), it, nil
+	return api.ItemTarget(s.Store, Kind, ValidID, Key, func(it Item) (tree.Node, bool) {
+		return it.policyNode(), len(it.Path) > 0
+	})(r)
 }
 
 func loaded(r *http.Request) Item { return api.TargetOf(r.Context()).(Item) }

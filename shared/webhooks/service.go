@@ -223,19 +223,9 @@ func Change(verb string, before, after *Item, extra map[string]any) audit.Change
 
 // target loads the endpoint the path names.
 func (s *Service) target(r *http.Request) (tree.Node, any, error) {
-	id := r.PathValue("id")
-	if !ValidID(id) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	var it Item
-	err := s.Store.Get(r.Context(), Key(id), &it)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (it.Type != ItemType || len(it.Path) == 0)) {
-		return tree.Node{}, nil, problem.NotFound(Kind)
-	}
-	if err != nil {
-		return tree.Node{}, nil, err
-	}
-	return it.policyNode(), it, nil
+	return api.ItemTarget(s.Store, Kind, ValidID, Key, func(it Item) (tree.Node, bool) {
+		return it.policyNode(), it.Type == ItemType && len(it.Path) > 0
+	})(r)
 }
 
 func loaded(r *http.Request) Item { return api.TargetOf(r.Context()).(Item) }
