@@ -87,7 +87,6 @@ func mustCreateClient(token, nodeID, name, role string) apiClient {
 
 // apiClientCells adds, through cell, the cells of one API client route.
 func (w *matrixWorld) apiClientCells(rt lambdas.Route, cell cellFunc) {
-	stale := map[string]string{"If-Match": `"999"`}
 	seg := strings.Split(strings.TrimPrefix(rt.Path, "/v1/"), "/")
 	expect := func(role tree.Role, verb string, p placed, ok int, roleFirst bool) (int, bool) {
 		may := roleMay(role, "api-clients", verb)
@@ -123,27 +122,8 @@ func (w *matrixWorld) apiClientCells(rt lambdas.Route, cell cellFunc) {
 			}
 		}
 	case len(seg) >= 2 && seg[1] == "{id}":
-		var verb string
-		var build func(id string) req
-		ok := 412
-		switch {
-		case len(seg) == 2 && rt.Method == "GET":
-			verb, ok = "get", 200
-			build = func(id string) req { return req{method: "GET", path: "/v1/api-clients/" + id} }
-		case len(seg) == 2 && rt.Method == "PATCH":
-			verb = "update"
-			build = func(id string) req {
-				return req{method: "PATCH", path: "/v1/api-clients/" + id, body: map[string]any{"name": "Never Written"}, header: stale}
-			}
-		case len(seg) == 2 && rt.Method == "DELETE":
-			verb = "delete"
-			build = func(id string) req { return req{method: "DELETE", path: "/v1/api-clients/" + id, header: stale} }
-		case len(seg) == 3 && rt.Method == "POST":
-			verb = seg[2]
-			build = func(id string) req {
-				return req{method: "POST", path: "/v1/api-clients/" + id + "/" + verb, header: stale}
-			}
-		default:
+		verb, ok, build := byIDCell("/v1/api-clients", seg, rt.Method, map[string]any{"name": "Never Written"}, nil)
+		if verb == "" {
 			return
 		}
 		held := w.clientsAt()

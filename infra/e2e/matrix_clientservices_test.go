@@ -98,38 +98,22 @@ func (w *matrixWorld) clientServiceCells(rt lambdas.Route, cell cellFunc) {
 			cell("client-services.list", role, p, req{method: "GET", path: res + "?limit=1"}, want, ok)
 		}
 	case len(seg) >= 2 && seg[1] == "{id}":
-		var verb string
-		var build func(id string) req
-		ok := 412
+		verb, ok, build := byIDCell(res, seg, rt.Method, map[string]any{"alias": "Never Written"}, nil)
 		switch {
-		case len(seg) == 2 && rt.Method == "GET":
-			verb, ok = "get", 200
-			build = func(id string) req { return req{method: "GET", path: res + "/" + id} }
 		case len(seg) == 3 && rt.Method == "GET" && seg[2] == "certificate":
 			verb, ok = "certificate-get", 200
 			build = func(id string) req { return req{method: "GET", path: res + "/" + id + "/certificate"} }
-		case len(seg) == 2 && rt.Method == "PATCH":
-			verb = "update"
-			build = func(id string) req {
-				return req{method: "PATCH", path: res + "/" + id, body: map[string]any{"alias": "Never Written"}, header: stale}
-			}
-		case len(seg) == 2 && rt.Method == "DELETE":
-			verb = "delete"
-			build = func(id string) req { return req{method: "DELETE", path: res + "/" + id, header: stale} }
 		case len(seg) == 3 && rt.Method == "GET" && seg[2] == "configurations":
 			verb, ok = "configurations-get", 200
 			build = func(id string) req { return req{method: "GET", path: res + "/" + id + "/configurations"} }
 		case len(seg) == 3 && rt.Method == "PATCH" && seg[2] == "configurations":
 			// Only platform admins change them (PRODUCT.md), everyone else who sees
 			// the service reads them.
-			verb = "configurations-update"
+			verb, ok = "configurations-update", 412
 			build = func(id string) req {
 				return req{method: "PATCH", path: res + "/" + id + "/configurations", body: map[string]any{"theme": "dark"}, header: stale}
 			}
-		case len(seg) == 3 && rt.Method == "POST":
-			verb = seg[2]
-			build = func(id string) req { return req{method: "POST", path: res + "/" + id + "/" + verb, header: stale} }
-		default:
+		case verb == "":
 			return
 		}
 		held := w.clientServicesAt()

@@ -58,7 +58,6 @@ func (w *matrixWorld) licensesAt() map[string]string {
 
 // licenseCells adds, through cell, the cells of one license route.
 func (w *matrixWorld) licenseCells(rt lambdas.Route, cell cellFunc) {
-	stale := map[string]string{"If-Match": `"999"`}
 	seg := strings.Split(strings.TrimPrefix(rt.Path, "/v1/"), "/")
 	// Creates and lists refuse a role that may never do them before anything is read;
 	// on an id, outside the branch reads like a missing license first.
@@ -98,27 +97,8 @@ func (w *matrixWorld) licenseCells(rt lambdas.Route, cell cellFunc) {
 			cell("licenses.list", role, p, req{method: "GET", path: "/v1/licenses?limit=1"}, want, ok)
 		}
 	case len(seg) >= 2 && seg[1] == "{id}":
-		var verb string
-		var build func(id string) req
-		ok := 412
-		switch {
-		case len(seg) == 2 && rt.Method == "GET":
-			verb, ok = "get", 200
-			build = func(id string) req { return req{method: "GET", path: "/v1/licenses/" + id} }
-		case len(seg) == 2 && rt.Method == "PATCH":
-			verb = "update"
-			build = func(id string) req {
-				return req{method: "PATCH", path: "/v1/licenses/" + id, body: map[string]any{"name": "Never Written"}, header: stale}
-			}
-		case len(seg) == 2 && rt.Method == "DELETE":
-			verb = "delete"
-			build = func(id string) req { return req{method: "DELETE", path: "/v1/licenses/" + id, header: stale} }
-		case len(seg) == 3 && rt.Method == "POST":
-			verb = seg[2]
-			build = func(id string) req {
-				return req{method: "POST", path: "/v1/licenses/" + id + "/" + verb, header: stale}
-			}
-		default:
+		verb, ok, build := byIDCell("/v1/licenses", seg, rt.Method, map[string]any{"name": "Never Written"}, nil)
+		if verb == "" {
 			return
 		}
 		held := w.licensesAt()

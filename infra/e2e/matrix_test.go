@@ -307,7 +307,6 @@ func (c *matrixCell) name() string {
 
 // cellsFor builds the cells of one route, none when the matrix does not know it.
 func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
-	stale := map[string]string{"If-Match": `"999"`}
 	route := rt.Method + " " + rt.Path
 	seg := strings.Split(strings.TrimPrefix(rt.Path, "/v1/"), "/")
 	var out []*matrixCell
@@ -509,25 +508,12 @@ func (w *matrixWorld) cellsFor(rt lambdas.Route) []*matrixCell {
 			}
 		}
 	case len(seg) >= 2 && seg[1] == "{id}":
-		var verb string
-		var build func(id string) req
-		ok := 412
-		switch {
-		case len(seg) == 2 && rt.Method == "GET":
-			verb, ok = "get", 200
-			build = func(id string) req { return req{method: "GET", path: base + "/" + id} }
-		case len(seg) == 2 && rt.Method == "PATCH":
-			verb = "update"
-			build = func(id string) req {
-				return req{method: "PATCH", path: base + "/" + id, body: harmlessPatch, header: stale}
-			}
-		case len(seg) == 2 && rt.Method == "DELETE":
-			verb = "delete"
-			build = func(id string) req { return req{method: "DELETE", path: base + "/" + id, header: stale} }
-		case len(seg) == 3 && rt.Method == "POST" && slices.Contains(lv.actions, seg[2]):
-			verb = seg[2]
-			build = func(id string) req { return req{method: "POST", path: base + "/" + id + "/" + verb, header: stale} }
-		default:
+		actions := lv.actions
+		if actions == nil {
+			actions = []string{}
+		}
+		verb, ok, build := byIDCell(base, seg, rt.Method, harmlessPatch, actions)
+		if verb == "" {
 			return nil
 		}
 		for _, role := range tree.Roles {
@@ -648,4 +634,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Logf("authorization matrix: %d routes × %d roles × %d positions = %d combinations, %d of them exist in the fixture; %d cells, %d allow, %d refuse (fixture %s, cells sent in %s)",
 		len(routes), len(tree.Roles), len(matrixPositions), len(routes)*len(tree.Roles)*len(matrixPositions), len(combos),
 		len(cells), allowed, len(cells)-allowed, w.created.Round(time.Millisecond), sent.Round(time.Millisecond))
+}
+
+// byIDCell is the request a matrix cell sends to the route on one item of collection
+// base by {id} that the path's segments seg and method name, and the status a caller
+// allowed it gets: a get 200; a PATCH (with body patch), a DELETE and a POST action
+// carry a stale If-Match, so they end at 412 and never change the item. actions, when
+// not nil, are the only POST actions there are. verb is "" for a route of another shape.
+func byIDCell(base string, seg []string, method string, patch any, actions []string) (verb string, ok int, build func(id string) req) {
+	stale := map[string]string{"If-Match": `"999"`}
+	switch {
+	case len(seg) == 2 && method == "GET":
+		return "get", 200, func(id string) req { return req{method: "GET", path: base + "/" + id} }
+	case len(seg) == 2 && method == "PATCH":
+		return "update", 412, func(id string) req {
+			return req{method: "PATCH", path: base + "/" + id, body: patch, header: stale}
+		}
+	case len(seg) == 2 && method == "DELETE":
+		return "delete", 412, func(id string) req { return req{method: "DELETE", path: base + "/" + id, header: stale} }
+	case len(seg) == 3 && method == "POST" && (actions == nil || slices.Contains(actions, seg[2])):
+		verb := seg[2]
+		return verb, 412, func(id string) req {
+			return req{method: "POST", path: base + "/" + id + "/" + verb, header: stale}
+		}
+	}
+	return "", 0, nil
 }

@@ -71,7 +71,6 @@ type cellFunc func(op string, role tree.Role, p placed, r req, want int, allowed
 
 // userCells adds, through cell, the cells of one console-user route.
 func (w *matrixWorld) userCells(rt lambdas.Route, cell cellFunc) {
-	stale := map[string]string{"If-Match": `"999"`}
 	seg := strings.Split(strings.TrimPrefix(rt.Path, "/v1/"), "/")
 	expect := func(role tree.Role, p placed, ok int, roleFirst bool) (int, bool) {
 		switch {
@@ -108,25 +107,8 @@ func (w *matrixWorld) userCells(rt lambdas.Route, cell cellFunc) {
 			cell("users.list", role, p, req{method: "GET", path: "/v1/users?limit=1"}, want, ok)
 		}
 	case len(seg) >= 2 && seg[1] == "{id}":
-		var verb string
-		var build func(id string) req
-		ok := 412
-		switch {
-		case len(seg) == 2 && rt.Method == "GET":
-			verb, ok = "get", 200
-			build = func(id string) req { return req{method: "GET", path: "/v1/users/" + id} }
-		case len(seg) == 2 && rt.Method == "PATCH":
-			verb = "update"
-			build = func(id string) req {
-				return req{method: "PATCH", path: "/v1/users/" + id, body: map[string]string{"firstName": "Never"}, header: stale}
-			}
-		case len(seg) == 2 && rt.Method == "DELETE":
-			verb = "delete"
-			build = func(id string) req { return req{method: "DELETE", path: "/v1/users/" + id, header: stale} }
-		case len(seg) == 3 && rt.Method == "POST":
-			verb = seg[2]
-			build = func(id string) req { return req{method: "POST", path: "/v1/users/" + id + "/" + verb, header: stale} }
-		default:
+		verb, ok, build := byIDCell("/v1/users", seg, rt.Method, map[string]string{"firstName": "Never"}, nil)
+		if verb == "" {
 			return
 		}
 		invited := w.invitedAt()
