@@ -169,8 +169,11 @@ func Begin(r *http.Request, st *store.Store, root nodes.Item, auditFields map[st
 	if err != nil {
 		return err
 	}
-	err = st.Transact(ctx, upd.FailsWith(errRootChanged),
-		put.FailsWith(errJobExists), rec)
+	// A distributor's status replicas take the mark in the same transaction: the caller
+	// check reads them, not the node (nodes.ReadLineage).
+	writes := append([]store.Write{upd.FailsWith(errRootChanged), put.FailsWith(errJobExists), rec},
+		nodes.StatusWrites(root, markAV)...)
+	err = st.Transact(ctx, writes...)
 	switch {
 	case err == nil, errors.Is(err, errJobExists):
 		return nil

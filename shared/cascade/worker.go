@@ -295,7 +295,7 @@ func (r *run) finish(ctx context.Context) (bool, error) {
 		}
 		if !root.marked {
 			// A job written without Begin (or by an older version): mark the root now.
-			if gone, err := r.markNode(ctx, root.ID); gone || err != nil {
+			if gone, err := r.markNode(ctx, root.Item); gone || err != nil {
 				return gone, err
 			}
 		}
@@ -362,15 +362,18 @@ func (r *run) read(ctx context.Context, id string) (listed, bool, error) {
 
 var errGone = errors.New("the node is gone")
 
-// markNode sets the deleting mark on node id, if it still exists; gone tells it did not.
-func (r *run) markNode(ctx context.Context, id string) (gone bool, err error) {
-	upd, err := store.Update(nodes.Key(id), store.Item{DeletingAttr: r.mark}, nil,
+// markNode sets the deleting mark on node it, if it still exists, and on its status
+// replicas if it has any (a distributor, root of a job written without Begin); gone
+// tells it did not exist.
+func (r *run) markNode(ctx context.Context, it nodes.Item) (gone bool, err error) {
+	upd, err := store.Update(nodes.Key(it.ID), store.Item{DeletingAttr: r.mark}, nil,
 		expression.AttributeExists(expression.Name("PK")))
 	if err != nil {
 		return false, err
 	}
+	writes := append([]store.Write{upd.FailsWith(errGone)}, nodes.StatusWrites(it, r.mark)...)
 	err = r.call(ctx, func() error {
-		return r.w.Store.Transact(ctx, upd.FailsWith(errGone))
+		return r.w.Store.Transact(ctx, writes...)
 	})
 	if errors.Is(err, errGone) {
 		return true, nil
@@ -436,7 +439,7 @@ func (r *run) clear(ctx context.Context, n nodes.Item) error {
 // its subtree.
 func (r *run) descend(ctx context.Context, c listed) error {
 	if !c.marked {
-		gone, err := r.markNode(ctx, c.ID)
+		gone, err := r.markNode(ctx, c.Item)
 		if gone || err != nil {
 			return err
 		}
@@ -486,12 +489,18 @@ func (r *run) removeAll(ctx context.Context, parentID string, items []nodes.Item
 // leaf reports whether nodes of kind never have children, hence never a counts item.
 func leaf(kind tree.Kind) bool { return tree.ChildKind(kind) == "" }
 
-// itemsPerNode is the transaction items the delete of a node of kind takes.
+// itemsPerNode is the transaction items the delete of a node of kind takes: the node,
+// its name, its audit record, its counts item (but for leaves), its status replicas
+// (distributors).
 func itemsPerNode(kind tree.Kind) int {
+	n := 4
 	if leaf(kind) {
-		return 3
+		n = 3
 	}
-	return 4
+	if nodes.HasStatusReplicas(kind) {
+		n += nodes.StatusReplicas
+	}
+	return n
 }
 
 // victim is a node of a batch being deleted.
@@ -570,7 +579,8 @@ func (r *run) remove(ctx context.Context, parentID string, items []nodes.Item) (
 
 // writes are a batch's transaction: the nodes' deletes first (so a node's failure is
 // the one reported when there are several), then their names, counts items (but for
-// leaves, which have none) and audit records, then the parent's counter.
+// leaves, which have none), status replicas (distributors) and audit records, then
+// the parent's counter.
 func (r *run) writes(parentID string, batch []*victim) ([]store.Write, error) {
 	out := make([]store.Write, 0, 4*len(batch)+1)
 	for i, v := range batch {
@@ -587,6 +597,7 @@ func (r *run) writes(parentID string, batch []*victim) ([]store.Write, error) {
 		if !leaf(v.it.Kind) {
 			out = append(out, store.Delete(counts.Key(v.it.ID), nil))
 		}
+		out = append(out, nodes.StatusDeletes(v.it)...)
 		rec, err := audit.RecordBy(r.job.Actor, r.meta, audit.Change{
 			Action:  string(v.it.Kind) + ".deleted",
 			Target:  audit.Target{Type: string(v.it.Kind), ID: v.it.ID, Name: v.it.Name},

@@ -71,6 +71,11 @@ func TestMatch(t *testing.T) {
 		{"the totals written by the counter", rec("MODIFY", "NODE#ptn_1", "TOTALS", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
 		{"a shard of a distributor's totals", rec("MODIFY", "NODE#dst_1", "TOTALS#3", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
 		{"an expiry trie item", rec("INSERT", "NODE#ptn_1", "UNTIL#2026", map[string]events.DynamoDBAttributeValue{"n": s("1")}, nil), nil},
+		// A distributor's status replicas (shared/nodes, status.go) are copies of its
+		// node's status: counting or sweeping them would count or sweep it again.
+		{"status replica written", rec("INSERT", "NODESTATUS#dst_1#0", "STATUS", map[string]events.DynamoDBAttributeValue{"type": s("nodestatus"), "kind": s("distributor"), "status": s("active")}, nil), nil},
+		{"status replica changed", rec("MODIFY", "NODESTATUS#dst_1#3", "STATUS", map[string]events.DynamoDBAttributeValue{"type": s("nodestatus"), "status": s("suspended")}, map[string]events.DynamoDBAttributeValue{"type": s("nodestatus"), "status": s("active")}), nil},
+		{"status replica deleted", rec("REMOVE", "NODESTATUS#dst_1#2", "STATUS", nil, map[string]events.DynamoDBAttributeValue{"type": s("nodestatus")}), nil},
 		{"numeric SK", events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
 			Keys: map[string]events.DynamoDBAttributeValue{"PK": s("NODE#x"), "SK": events.NewNumberAttribute("1")}}}, nil},
 	}
@@ -102,6 +107,9 @@ func TestFactsAgreeWithTheirPackages(t *testing.T) {
 	}
 	if sk, ok := cascade.JobKey("x")["SK"].(*types.AttributeValueMemberS); !ok || sk.Value != cascadeSK {
 		t.Errorf("cascadeSK %q, cascade.JobKey's SK %v", cascadeSK, cascade.JobKey("x")["SK"])
+	}
+	if nodes.StatusSK == nodeSK || nodes.StatusType == changeType {
+		t.Errorf("a status replica (SK %q, type %q) would read as a node or a change record", nodes.StatusSK, nodes.StatusType)
 	}
 	if changeType != audit.ChangeType {
 		t.Errorf("changeType %q, audit.ChangeType %q", changeType, audit.ChangeType)

@@ -93,7 +93,8 @@ func EmailKey(email string) store.Item { return store.Key(EmailPK(email), nodes.
 // Callers loads signed-in users from the table, strongly consistent, so that a
 // deactivated user or a suspended branch is refused on the very next call: one GetItem
 // for the user and, below the platform, one BatchGetItem for the nodes of their
-// lineage. API clients' tokens are checked alike (ClientCaller).
+// lineage (a distributor through one of its status replicas: nodes.ReadLineage).
+// API clients' tokens are checked alike (ClientCaller).
 type Callers struct {
 	Store *store.Store
 	// ClientAppID is the Cognito app client that issues API clients' tokens
@@ -132,23 +133,28 @@ func (c Callers) Caller(ctx context.Context, sub string) (tree.Caller, error) {
 // refused it, even if someone was invited there by mistake: see tree.Blocks), being
 // deleted, or gone, and tells whether an organization of the lineage requires MFA
 // (its attrs.mfaRequired), from the same read.
-// The platform is never blocked, so platform admins skip the read.
+// The platform is never blocked, so platform admins skip the read. A distributor is
+// read through the status replica the caller's node picks (nodes.ReadLineage): its
+// node item, read by every request of its branch, would be the table's hottest key
+// (docs/scale.md, fix 2). Replicas hold no attrs; only organizations' are read here.
 func (c Callers) CheckLineage(ctx context.Context, nodeID string, path []string) (mfaRequired bool, err error) {
-	var keys []store.Item
+	var ids []string
 	for _, id := range append(slices.Clone(path), nodeID) {
 		if id != tree.PlatformID {
-			keys = append(keys, nodes.Key(id))
+			ids = append(ids, id)
 		}
 	}
-	if len(keys) == 0 {
+	if len(ids) == 0 {
 		return false, nil
 	}
-	items, err := c.Store.BatchGet(ctx, keys)
+	items, err := nodes.ReadLineage(ctx, c.Store, nodeID, ids)
 	if err != nil {
 		return false, err
 	}
-	if len(items) != len(keys) {
-		return false, api.ErrNoCaller // a node of the lineage was deleted
+	for _, it := range items {
+		if it == nil {
+			return false, api.ErrNoCaller // a node of the lineage was deleted
+		}
 	}
 	for _, it := range items {
 		// A node being deleted (a cascade has begun on it; see shared/cascade) blocks

@@ -19,14 +19,18 @@ func (l Level) AuditFields(it *nodes.Item) map[string]any { return l.auditFields
 // SetIndexKeys derives the node's index keys from its fields (after a status change).
 func (l Level) SetIndexKeys(it *nodes.Item) { l.setIndexKeys(it) }
 
-// Transition makes the next version of before in status to, and the transaction item
-// that stores it in place if before is still the current version (412 stale
-// otherwise); the children counter and the keys are not touched.
-func (l Level) Transition(before nodes.Item, to string) (nodes.Item, store.Write, error) {
+// Transition makes the next version of before in status to, and the transaction items
+// that store it in place if before is still the current version (412 stale
+// otherwise), with a distributor's status replicas (nodes.StatusWrites); the children
+// counter and the keys are not touched.
+func (l Level) Transition(before nodes.Item, to string) (nodes.Item, []store.Write, error) {
 	after := before
 	after.Status = to
 	w, err := l.advance(before, &after)
-	return after, w, err
+	if err != nil {
+		return after, nil, err
+	}
+	return after, append([]store.Write{w}, nodes.StatusWrites(after, nil)...), nil
 }
 
 // IDField is the query parameter (and field) that names a node of kind: partnerId

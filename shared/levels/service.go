@@ -244,11 +244,17 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 // write commits writes with the change record of the change from before to after
-// (either may be nil), in one transaction.
+// (either may be nil), in one transaction, and, for a distributor, its status
+// replicas: set to after, or deleted with the node (nodes.StatusWrites). Every
+// create, update, status action and delete of a level comes through here, so the
+// replicas the caller check reads never differ from the node.
 func (s *Service) write(r *http.Request, verb string, before, after *nodes.Item, writes ...store.Write) error {
 	target := after
 	if target == nil {
 		target = before
+		writes = append(writes, nodes.StatusDeletes(*before)...)
+	} else {
+		writes = append(writes, nodes.StatusWrites(*after, nil)...)
 	}
 	rec, err := audit.Record(r, audit.Change{
 		Action: string(s.Level.Kind) + "." + verb,

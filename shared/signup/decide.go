@@ -97,11 +97,10 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 // record of the decision, and the change record organization.<past> (with the reason,
 // when there is one).
 func (s *Service) decide(r *http.Request, before nodes.Item, sg *item, to, past, reason string) (nodes.Item, error) {
-	after, upd, err := levels.Organizations.Transition(before, to)
+	after, writes, err := levels.Organizations.Transition(before, to)
 	if err != nil {
 		return nodes.Item{}, err
 	}
-	writes := []store.Write{upd}
 	caller := api.CallerOf(r.Context())
 	afterFields := levels.Organizations.AuditFields(&after)
 	if reason != "" {

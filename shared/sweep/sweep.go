@@ -9,8 +9,9 @@
 // the node's API clients with their Cognito users (shared/apiclients; each with its
 // api_client.deleted entry; apiclients.go), a distributor's, partner's or
 // organization's webhook endpoints (webhooks.go; each with its webhook-endpoint.deleted
-// entry, their deliveries left to their TTL), and the node's own ADMINS and SIGNUP#
-// items and its allowance counters (shared/throttle).
+// entry, their deliveries left to their TTL), the node's own ADMINS and SIGNUP#
+// items and its allowance counters (shared/throttle), and a distributor's status
+// replicas if its delete left any (shared/nodes, status.go).
 //
 // It is the node-sweeper function: the table's stream hands it the REMOVE record of
 // every node item, whoever removed it (DELETE of a childless node, the tree deleter's
@@ -191,7 +192,14 @@ func (s *Sweeper) Node(ctx context.Context, id string) error {
 	if err := s.endpoints(ctx, id); err != nil {
 		return err
 	}
-	for _, k := range []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id)} {
+	leftover := []store.Item{admins.Key(id), nodes.SignupKey(id), nodes.SMTPKey(id)}
+	if kind, _ := nodes.KindOfID(id); nodes.HasStatusReplicas(kind) {
+		// A distributor's delete removes its status replicas in its own transaction; a
+		// node removed by any other way (straight from the table) must not leave them
+		// answering for it.
+		leftover = append(leftover, nodes.StatusKeys(id)...)
+	}
+	for _, k := range leftover {
 		if err := s.Store.DeleteIf(ctx, k, nil); err != nil {
 			return err
 		}
