@@ -29,9 +29,11 @@ fmt-check:
 
 # Integration tests start their own local system through infra/local; the fuzzing gate
 # (infra/fuzz, docs/robustness.md) is one of them. -timeout leaves the e2e suite room on
-# a busy machine.
+# a busy machine. A passing package prints nothing without -v, so the gate writes its
+# one-line summary to FUZZ_SUMMARY, printed here for CI's log.
 unit:
-	go test ./... -count=1 -timeout 20m
+	sum="$$(mktemp)"; FUZZ_SUMMARY="$$sum" go test ./... -count=1 -timeout 20m; rc=$$?; \
+		cat "$$sum"; rm -f "$$sum"; exit $$rc
 
 # The fuzzing gate alone, with its fixed seed.
 fuzz-gate:

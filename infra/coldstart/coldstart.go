@@ -82,8 +82,9 @@ type Harness struct {
 	aws       *httptest.Server // the only endpoint the functions are given
 	awsCalls  atomic.Int64     // requests to it other than the custom resource's answer
 	home      string
-	maxResInE float64 // the largest fraction of a binary still resident after an eviction
-	retries   int     // starts made again after a failure
+	maxResInE float64             // the largest fraction of a binary still resident after an eviction
+	retries   int                 // starts made again after a failure
+	fnEnv     map[string][]string // template.yaml's variables by function, stand-ins (TemplateEnv)
 }
 
 // Retries is how many starts failed and were made again (see Run).
@@ -122,7 +123,12 @@ func (h *Harness) Discover() error {
 	if err := add(floorsDir, true); err != nil {
 		return err
 	}
-	return add("functions", false)
+	if err := add("functions", false); err != nil {
+		return err
+	}
+	var err error
+	h.fnEnv, err = TemplateEnv(h.Root, h.baseEnv(""))
+	return err
 }
 
 // goCmd is a go command run at the root with the Makefile's build environment for
@@ -378,11 +384,21 @@ func (h *Harness) MaxResidentAfterEviction() float64 { return h.maxResInE }
 
 // env is the whole environment RIE runs with, and so what the function sees besides
 // what RIE adds (AWS_LAMBDA_RUNTIME_API and the like): template.yaml's variables with
-// stand-in values, fake credentials, and the SDK pointed at the loopback server. It is
-// built from nothing rather than from os.Environ: an AWS_CA_BUNDLE, for one, would
-// make every SDK config parse a certificate file at init (3.5 ms), and a developer's
-// AWS_PROFILE or ~/.aws would send the SDK reading files; HOME is an empty directory.
+// stand-in values (baseEnv's, then the rest of the function's from TemplateEnv: the
+// stream router's queue URLs, the exports' bucket, the keys' ids, …), fake
+// credentials, and the SDK pointed at the loopback server. It is built from nothing
+// rather than from os.Environ: an AWS_CA_BUNDLE, for one, would make every SDK config
+// parse a certificate file at init (3.5 ms), and a developer's AWS_PROFILE or ~/.aws
+// would send the SDK reading files; HOME is an empty directory.
 func (h *Harness) env(name string) []string {
+	return append(h.baseEnv(name), h.fnEnv[name]...)
+}
+
+func (h *Harness) baseEnv(name string) []string {
+	endpoint := "" // before Start, only the names are read (Discover)
+	if h.aws != nil {
+		endpoint = h.aws.URL
+	}
 	return []string{
 		"PATH=/usr/bin:/bin",
 		"HOME=" + h.home,
@@ -390,7 +406,7 @@ func (h *Harness) env(name string) []string {
 		"AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=AKIDCOLDSTARTBENCH00",
 		"AWS_SECRET_ACCESS_KEY=coldstart-benchmark-not-a-secret",
-		"AWS_ENDPOINT_URL=" + h.aws.URL,
+		"AWS_ENDPOINT_URL=" + endpoint,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_LAMBDA_FUNCTION_NAME=" + name,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",

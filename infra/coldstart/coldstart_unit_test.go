@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"opsconsole/shared/consumers"
 )
 
 // The benchmark builds with the flags sam build uses; the Makefile is where those are.
@@ -56,5 +58,28 @@ func TestEveryFunctionHasAFloor(t *testing.T) {
 		if tg.Name == "smtp-settings-test" && tg.Floor != "floor-dynamodb-kms-ses" || tg.Name == "users-invite" && tg.Floor != "floor-dynamodb-cognito-kms-ses" {
 			t.Errorf("%s is judged against %s", tg.Name, tg.Floor)
 		}
+	}
+}
+
+// TestTemplateEnv: every function starts with its template.yaml variables, stand-ins
+// in place of the resources (the stream router panics without a queue per consumer).
+func TestTemplateEnv(t *testing.T) {
+	h := &Harness{Root: "../..", Log: os.Stderr}
+	if err := h.Discover(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range h.Targets {
+		if !tg.IsFloor && h.fnEnv[tg.Name] == nil {
+			t.Errorf("%s: not in template.yaml", tg.Name)
+		}
+	}
+	env := strings.Join(h.env("stream-router"), "\n")
+	for _, c := range consumers.Table {
+		if !strings.Contains(env, "\n"+consumers.QueueEnv(c.Name)+"=https://sqs.") {
+			t.Errorf("stream-router has no %s", consumers.QueueEnv(c.Name))
+		}
+	}
+	if strings.Count(env, "TABLE_NAME=") != 1 || !strings.Contains(env, "\nTABLE_NAME=coldstart\n") {
+		t.Errorf("TABLE_NAME is not the harness's alone:\n%s", env)
 	}
 }
