@@ -57,10 +57,24 @@ type state struct {
 	ClosedThrough string `dynamodbav:"closedThrough"`
 }
 
-// Handle is the function's handler for the schedule's events.
-func (m *Maker) Handle(ctx context.Context, _ events.EventBridgeEvent) error {
+// Handle is the function's handler for the schedule's events. Anything else (a test
+// invocation from the console with its sample payload, the cold-start benchmark's
+// event) is logged and left: the function is wired to one EventBridge schedule, and
+// an operator who wants a run now sends what the schedule sends (IsScheduled;
+// docs/operations.md).
+func (m *Maker) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+	if !IsScheduled(ev) {
+		api.Log(ctx).WarnContext(ctx, "not a scheduled event; no digest made", "source", ev.Source, "detailType", ev.DetailType)
+		return nil
+	}
 	_, err := m.Run(ctx)
 	return err
+}
+
+// IsScheduled tells an EventBridge schedule's event (source aws.events, detail-type
+// "Scheduled Event") from any other payload.
+func IsScheduled(ev events.EventBridgeEvent) bool {
+	return ev.Source == "aws.events" && ev.DetailType == "Scheduled Event"
 }
 
 // Run closes every period due, and answers the digests it made.
