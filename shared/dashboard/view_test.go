@@ -119,3 +119,33 @@ func TestReadQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildWhileAChangeIsHalfRead gives Build what a BatchGetItem can read in the middle
+// of the tree counter's transaction: a license's expiry counted in the trie, its
+// totals not yet. No count goes below zero, and the parts still add up to the total.
+func TestBuildWhileAChangeIsHalfRead(t *testing.T) {
+	org := tree.Node{ID: "org_o", Kind: tree.KindOrganization, Path: []string{tree.PlatformID, "dst_d", "prt_p"}}
+	aa, _ := counts.Series("agent", "active")
+	for _, tc := range []struct {
+		name                  string
+		stored, expired       int
+		active, expiredWanted int
+	}{
+		{"the trie ahead of an empty totals item", 0, 1, 0, 0},
+		{"the trie one ahead", 2, 3, 0, 2},
+		{"both read after the change", 3, 1, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Build(org, "O", counts.Totals{counts.LicenseFacet("agent", "active"): tc.stored}, map[string]int{aa: tc.expired},
+				0, tree.Caller{Role: tree.RolePlatformAdmin, Node: tree.Node{ID: tree.PlatformID, Kind: tree.KindPlatform}}, "", "")
+			agent := v.Totals["licenses"].Parts["agent"]
+			active, expired := agent.Parts["active"].Count, agent.Parts["expired"].Count
+			if active != tc.active || expired != tc.expiredWanted {
+				t.Errorf("active %d, expired %d; want %d, %d", active, expired, tc.active, tc.expiredWanted)
+			}
+			if sum := active + expired + agent.Parts["inactive"].Count; sum != agent.Count {
+				t.Errorf("the parts add up to %d, the total is %d", sum, agent.Count)
+			}
+		})
+	}
+}
