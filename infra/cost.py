@@ -294,6 +294,9 @@ def main():
     w("Not in the per-call figure: storage ($0.25 per GB-month for the table, point-in-time")
     w("recovery $0.20 per GB-month), the two KMS keys ($1 a month each: secrets, digest signing), the Secrets Manager secret")
     w("($0.40 a month), CloudWatch alarms ($0.10 each a month, 8 alarms; the dashboard $3).")
+    w("Nor a distributor's own writes (create, rename, status actions), which also write its")
+    w("4 status replicas in their transaction (docs/scale.md, fix 2; 8 WRU more at AWS's 2 per")
+    w("transaction item): there are few distributors, and their writes are not in the mix.")
     print("\n".join(out))
 
 
