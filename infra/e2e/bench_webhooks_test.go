@@ -54,8 +54,9 @@ func (c *callCounter) observe(ctx context.Context, call awscall.Call) {
 
 // seedEndpoints writes n active endpoints of node straight into the table, each
 // exactly as a verified create leaves it (its secret sealed with the KMS key), all on
-// url: verifying 100 through their challenges would measure the challenge.
-func seedEndpoints(b *testing.B, node nodes.Item, url string, n int) {
+// url and subscribed to types (organization.created when none): verifying 100
+// through their challenges would measure the challenge.
+func seedEndpoints(b testing.TB, node nodes.Item, url string, n int, types ...string) {
 	b.Helper()
 	d, err := deps.Load(context.Background())
 	if err != nil {
@@ -63,6 +64,9 @@ func seedEndpoints(b *testing.B, node nodes.Item, url string, n int) {
 	}
 	sealer := sealkms.New(d)
 	ts := nodes.Stamp(time.Now())
+	if len(types) == 0 {
+		types = []string{"organization.created"}
+	}
 	for range n {
 		id := webhooks.NewID()
 		sealed, err := sealer.Seal(context.Background(), id, []byte(webhooks.NewSecret()))
@@ -71,7 +75,7 @@ func seedEndpoints(b *testing.B, node nodes.Item, url string, n int) {
 		}
 		it := webhooks.Item{PK: webhooks.PK(id), SK: webhooks.SK, Type: webhooks.ItemType, ID: id, ParentID: node.ID, NodeKind: node.Kind,
 			Path: node.Node().Lineage(), Status: webhooks.StatusActive, Secrets: []webhooks.Sealed{{Ciphertext: sealed, CreatedAt: ts}},
-			Attrs: webhooks.Attrs{URL: url, EventTypes: []string{"organization.created"}}, Version: 2, CreatedAt: ts, UpdatedAt: ts}
+			Attrs: webhooks.Attrs{URL: url, EventTypes: types}, Version: 2, CreatedAt: ts, UpdatedAt: ts}
 		it.SetIndexKeys()
 		if err := st.PutIf(context.Background(), it, store.NotExists()); err != nil {
 			b.Fatal(err)

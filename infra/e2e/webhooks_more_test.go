@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/oklog/ulid/v2"
 
@@ -301,6 +303,94 @@ func changeRecord(t *testing.T, org nodes.Item) events.DynamoDBEventRecord {
 			"scope": events.NewListAttribute(scope),
 			"state": events.NewMapAttribute(map[string]events.DynamoDBAttributeValue{"name": av(org.Name)}),
 		}},
+	}
+}
+
+// sendCounter is a delivery queue that takes every batch and tells onBatch its size,
+// queuing nothing: the test looks at what the dispatcher wrote before each send.
+type sendCounter struct{ onBatch func(n int) }
+
+func (sendCounter) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	return nil, errors.New("sendCounter: SendMessage not expected")
+}
+func (q sendCounter) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.onBatch(len(in.Entries))
+	return &sqs.SendMessageBatchOutput{}, nil
+}
+
+// TestDispatcherQueuesEachTenAsWritten: with 25 endpoints a change's deliveries are
+// queued ten at a time, each ten as soon as they are written, so the first ones are on
+// their way before the rest are written; a replay of the record (nothing attempted yet)
+// writes nothing new and queues the same again.
+func TestDispatcherQueuesEachTenAsWritten(t *testing.T) {
+	tok := admin(t)
+	_, part := partnerTree(t)
+	org := nodeOf(t, createOrganization(t, tok, part.ID, unique("Fan-out")).ID)
+	rcv := newReceiver(t)
+	const n = 25
+	seedEndpoints(t, nodeOf(t, part.ID), rcv.srv.URL+"/fan-out", n, "organization.updated")
+	var eps []webhooks.Item
+	in, _, err := webhooks.ListInput(part.ID, webhooks.StatusActive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GSI2 is eventually consistent in AWS; DynamoDB Local shows the endpoints at once,
+	// but the wait keeps the test true of either.
+	for deadline := time.Now().Add(10 * time.Second); len(eps) < n && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		page, err := st.QueryOnce(t0(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps = eps[:0]
+		for _, av := range page.Items {
+			var it webhooks.Item
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				t.Fatal(err)
+			}
+			eps = append(eps, it)
+		}
+	}
+	if len(eps) != n {
+		t.Fatalf("%d endpoints listed, want %d", len(eps), n)
+	}
+	d, err := deps.Load(invokeCtx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := changeRecord(t, org)
+	written := func() int {
+		c := 0
+		for _, ep := range eps {
+			var dl webhooks.Delivery
+			switch err := st.Get(t0(), webhooks.DeliveryKey(ep.ID, rec.Change.SequenceNumber), &dl); {
+			case err == nil:
+				c++
+			case !errors.Is(err, store.ErrNotFound):
+				t.Error(err)
+			}
+		}
+		return c
+	}
+	var sizes, before []int
+	q := sendCounter{onBatch: func(size int) { sizes, before = append(sizes, size), append(before, written()) }}
+	dispatcher := &dispatch.Dispatcher{Store: d.Store, Jobs: &dispatch.Jobs{Queue: q, URL: "counted"}}
+	ctx := awscall.WithFunction(invokeCtx(), "webhook-dispatcher")
+	batch := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}}
+	for _, run := range []string{"first", "replay"} {
+		sizes, before = nil, nil
+		if resp, err := dispatcher.Handle(ctx, batch); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s dispatch: %v %+v", run, err, resp)
+		}
+		if want := []int{10, 10, 5}; !slices.Equal(sizes, want) {
+			t.Errorf("%s: batches of %v queued, want %v", run, sizes, want)
+		}
+		want := []int{10, 20, 25}
+		if run == "replay" {
+			want = []int{25, 25, 25}
+		}
+		if !slices.Equal(before, want) {
+			t.Errorf("%s: deliveries written when each batch was queued %v, want %v", run, before, want)
+		}
 	}
 }
 

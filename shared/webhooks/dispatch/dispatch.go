@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"golang.org/x/sync/errgroup"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/audit"
@@ -85,11 +86,11 @@ func (d *Dispatcher) endpointsOf(ctx context.Context, nodeID string) ([]webhooks
 // Handle is the stream consumer. For each change record whose action is an event of
 // the catalog it reads the active endpoints of every node of the change's lineage
 // that can have endpoints (one Query per level, shared by the batch), writes a
-// pending delivery per endpoint that subscribed to the type and queues it. A
-// delivery's key is fixed by the event and the endpoint, so a replayed record writes
-// nothing twice; it queues again only a delivery that has had no attempt (the crash
-// may have come between the write and the queue), which at worst sends the same
-// webhook-id twice. A record that fails is reported with every record after it, so
+// pending delivery per endpoint that subscribed to the type and queues it, ten at a
+// time (FanOut). A delivery's key is fixed by the event and the endpoint, so a
+// replayed record writes nothing twice; it queues again only a delivery that has had
+// no attempt (the crash may have come between the write and the queue), which at
+// worst sends the same webhook-id twice. A record that fails is reported with every record after it, so
 // Lambda retries from it in order.
 func (d *Dispatcher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var resp events.DynamoDBEventResponse
@@ -133,7 +134,7 @@ func (d *Dispatcher) record(ctx context.Context, rec events.DynamoDBEventRecord,
 	if err != nil {
 		at = time.Now()
 	}
-	var jobs []Job
+	var targets []webhooks.Item
 	for _, nodeID := range ch.Scope {
 		kind, ok := nodes.KindOfID(nodeID)
 		if !ok || !webhooks.Holder(kind) {
@@ -147,22 +148,55 @@ func (d *Dispatcher) record(ctx context.Context, rec events.DynamoDBEventRecord,
 			cache[nodeID] = eps
 		}
 		for _, ep := range eps {
-			if !webhooks.Matches(ep.Attrs.EventTypes, typ) {
-				continue
-			}
-			queue, err := d.deliveryFor(ctx, ep, ch, typ, at)
-			if err != nil {
-				return err
-			}
-			if queue {
-				jobs = append(jobs, Job{Kind: JobDeliver, EndpointID: ep.ID, Delivery: ch.ID})
+			if webhooks.Matches(ep.Attrs.EventTypes, typ) {
+				targets = append(targets, ep)
 			}
 		}
 	}
-	if len(jobs) == 0 {
-		return nil
+	// Ten at a time, one SQS batch's worth: the ten deliveries are written at once,
+	// then queued before the next ten are written, so a change with many endpoints
+	// has its first deliveries on their way after one write's delay instead of after
+	// all of them. The calls are the same as writing all, then queuing all.
+	for start := 0; start < len(targets); start += FanOut {
+		jobs, err := d.deliveries(ctx, targets[start:min(start+FanOut, len(targets))], ch, typ, at)
+		if err != nil {
+			return err
+		}
+		if len(jobs) > 0 {
+			if err := d.Jobs.SendNow(ctx, jobs); err != nil {
+				return err
+			}
+		}
 	}
-	return d.Jobs.SendNow(ctx, jobs)
+	return nil
+}
+
+// FanOut is how many deliveries of one change the dispatcher writes at once and then
+// queues in one SendMessageBatch (whose limit is ten messages).
+const FanOut = 10
+
+// deliveries writes the deliveries of change ch to eps concurrently and returns the
+// jobs to queue, in the order of eps.
+func (d *Dispatcher) deliveries(ctx context.Context, eps []webhooks.Item, ch audit.ChangeRecord, typ string, at time.Time) ([]Job, error) {
+	queue := make([]bool, len(eps))
+	var g errgroup.Group
+	for i, ep := range eps {
+		g.Go(func() error {
+			var err error
+			queue[i], err = d.deliveryFor(ctx, ep, ch, typ, at)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var jobs []Job
+	for i, ep := range eps {
+		if queue[i] {
+			jobs = append(jobs, Job{Kind: JobDeliver, EndpointID: ep.ID, Delivery: ch.ID})
+		}
+	}
+	return jobs, nil
 }
 
 // deliveryFor writes the delivery of change ch to ep, telling whether it is to be
