@@ -196,3 +196,41 @@ func TestSignupsLimitPerPartner(t *testing.T) {
 	}
 	check()
 }
+
+// TestWebhookTestsAndRecoveriesLimitPerNode: a node's endpoints share one allowance of
+// tests and one of recoveries, whoever calls: past either, the next call is 429 with
+// Retry-After on each of the node's endpoints, while another node's endpoint is still
+// served.
+func TestWebhookTestsAndRecoveriesLimitPerNode(t *testing.T) {
+	tok := admin(t)
+	_, partA := partnerTree(t)
+	_, partB := partnerTree(t)
+	rcv := newReceiver(t)
+	a1 := activeEndpoint(t, tok, partA.ID, rcv, "organization.created")
+	a2 := activeEndpoint(t, tok, partA.ID, rcv, "organization.created")
+	other := activeEndpoint(t, tok, partB.ID, rcv, "organization.created")
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, c := range []struct {
+		name string
+		a    api.Allowance
+		call func(t *testing.T, endpointID string) response
+	}{
+		{"tests", throttle.WebhookTests, func(t *testing.T, id string) response {
+			return do(t, req{method: "POST", path: "/v1/webhook-endpoints/" + id + "/test", token: tok})
+		}},
+		{"recoveries", throttle.WebhookRecoveries, func(t *testing.T, id string) response {
+			return do(t, req{method: "POST", path: "/v1/webhook-endpoints/" + id + "/recover", token: tok, body: map[string]string{"since": since}})
+		}},
+	} {
+		t.Run(c.name+" are counted per node across its endpoints", func(t *testing.T) {
+			check := inOneWindow(t, c.a)
+			mine := []string{a1.ID, a2.ID}
+			spend(t, c.a.Max, 202, func(i int) response { return c.call(t, mine[i%2]) })
+			for _, id := range mine {
+				nodeThrottled(t, c.call(t, id), c.a)
+			}
+			c.call(t, other.ID).expect(t, 202)
+			check()
+		})
+	}
+}

@@ -109,7 +109,7 @@ func TargetNodeOf(ctx context.Context) (tree.Node, bool) {
 }
 
 // TargetNodeID is a NodeLimit's Node that counts against the target's own node: what
-// an operation on one node's resources (an export, a webhook's test) takes.
+// an operation on one node's resources (an export, an owner's SMTP test) takes.
 func TargetNodeID(r *http.Request) string {
 	n, _ := TargetNodeOf(r.Context())
 	return n.ID

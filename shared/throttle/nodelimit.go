@@ -45,11 +45,23 @@ var (
 	// owner: each opens a connection to a server the tenant names and may wait up to
 	// 15 s on it. 20 an hour is plenty to get a configuration right.
 	SMTPTests = api.Allowance{Name: "smtp-tests", Max: 20, Window: time.Hour}
+	// WebhookTests are the test events sent to a node's webhook endpoints (POST
+	// /v1/webhook-endpoints/{id}/test), counted against the node holding the endpoint,
+	// so more endpoints do not multiply it: each is a request to a server the tenant
+	// names, retried on the delivery schedule while it fails. 20 an hour is plenty to
+	// get a receiver right.
+	WebhookTests = api.Allowance{Name: "webhook-tests", Max: 20, Window: time.Hour}
+	// WebhookRecoveries are the recoveries of a node's webhook endpoints (POST
+	// /v1/webhook-endpoints/{id}/recover), counted against the node holding the
+	// endpoint: each sends every failed delivery of a span again, with no cap on their
+	// count (up to 30 days of them). 10 an hour covers a receiver's outage and its
+	// second try.
+	WebhookRecoveries = api.Allowance{Name: "webhook-recoveries", Max: 10, Window: time.Hour}
 )
 
 // NodeAllowances are every allowance per node: the node sweeper (shared/sweep) forgets
 // a removed node's counters of each.
-var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups, Exports, SMTPTests}
+var NodeAllowances = []api.Allowance{Invitations, Cascades, Signups, Exports, SMTPTests, WebhookTests, WebhookRecoveries}
 
 // NodeScope is the counter scope of allowance a (THROTTLE#node-<name>#<node id>).
 func NodeScope(a api.Allowance) string { return "node-" + a.Name }

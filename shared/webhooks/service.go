@@ -20,6 +20,7 @@ import (
 	"opsconsole/shared/problem"
 	"opsconsole/shared/ssrf"
 	"opsconsole/shared/store"
+	"opsconsole/shared/throttle"
 	"opsconsole/shared/tree"
 )
 
@@ -56,6 +57,10 @@ func (s *Service) Operations() map[string]api.Operation {
 	mk := func(id tree.Operation, method, path string, target api.Target, h api.Handler) api.Operation {
 		return api.Operation{ID: id, Method: method, Path: path, Kind: Kind, Callers: s.Callers, Target: target, Handle: h}
 	}
+	testOp := mk(tree.OpWebhookEndpointsTest, http.MethodPost, res+"/{id}/test", s.target, s.test)
+	testOp.NodeLimit = throttle.PerNode(s.Store, throttle.WebhookTests, holderOf)
+	recoverOp := mk(tree.OpWebhookEndpointsRecover, http.MethodPost, res+"/{id}/recover", s.target, s.recover)
+	recoverOp.NodeLimit = throttle.PerNode(s.Store, throttle.WebhookRecoveries, holderOf)
 	return map[string]api.Operation{
 		"webhook-endpoints-create":        mk(tree.OpWebhookEndpointsCreate, http.MethodPost, res, s.nodeFromBody, s.create),
 		"webhook-endpoints-list":          mk(tree.OpWebhookEndpointsList, http.MethodGet, res, s.scopeFromQuery, s.list),
@@ -65,8 +70,8 @@ func (s *Service) Operations() map[string]api.Operation {
 		"webhook-endpoints-rotate-secret": mk(tree.OpWebhookEndpointsRotate, http.MethodPost, res+"/{id}/rotate-secret", s.target, s.rotate),
 		"webhook-endpoints-verify":        mk(tree.OpWebhookEndpointsVerify, http.MethodPost, res+"/{id}/verify", s.target, s.verify),
 		"webhook-endpoints-enable":        mk(tree.OpWebhookEndpointsEnable, http.MethodPost, res+"/{id}/enable", s.target, s.enable),
-		"webhook-endpoints-test":          mk(tree.OpWebhookEndpointsTest, http.MethodPost, res+"/{id}/test", s.target, s.test),
-		"webhook-endpoints-recover":       mk(tree.OpWebhookEndpointsRecover, http.MethodPost, res+"/{id}/recover", s.target, s.recover),
+		"webhook-endpoints-test":          testOp,
+		"webhook-endpoints-recover":       recoverOp,
 		"webhook-deliveries-list":         mk(tree.OpWebhookDeliveriesList, http.MethodGet, res+"/{id}/deliveries", s.target, s.deliveries),
 		"webhook-deliveries-redeliver":    mk(tree.OpWebhookDeliveriesResend, http.MethodPost, res+"/{id}/deliveries/{deliveryId}/redeliver", s.target, s.redeliver),
 		"webhook-event-types-list": {ID: tree.OpWebhookEventTypesList, Method: http.MethodGet, Path: "/v1/webhook-event-types",
@@ -229,6 +234,11 @@ func (s *Service) target(r *http.Request) (tree.Node, any, error) {
 }
 
 func loaded(r *http.Request) Item { return api.TargetOf(r.Context()).(Item) }
+
+// holderOf is the node holding the loaded endpoint, which its allowances are counted
+// against: the target's own node is the endpoint, and counting per endpoint would let
+// a tenant multiply an allowance by creating endpoints.
+func holderOf(r *http.Request) string { return loaded(r).ParentID }
 
 func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	it := loaded(r)
