@@ -9,7 +9,7 @@ import (
 	"opsconsole/infra/template"
 )
 
-// standIn is the account of the stand-in values: ARNs and queue URLs that name it
+// standInAccount is the account of the stand-in values: ARNs and queue URLs that name it
 // reach nothing, since every endpoint is the harness's loopback server.
 const standInAccount = "000000000000"
 

@@ -64,7 +64,7 @@ func stamp(items []store.Item, at string, arrived time.Time, period time.Duratio
 	late := err == nil && PeriodStart(t, period).Before(p)
 	for _, it := range items {
 		it["arrivedAt"] = &types.AttributeValueMemberS{Value: a}
-		pk := it["PK"].(*types.AttributeValueMemberS).Value
+		pk := store.PKOf(it)
 		if late && len(pk) > len("AUDIT#") && pk[:len("AUDIT#")] == "AUDIT#" {
 			it["GSI1PK"] = &types.AttributeValueMemberS{Value: lateKeyOf(pk)}
 			it["GSI1SK"] = &types.AttributeValueMemberS{Value: a + "#" + it["SK"].(*types.AttributeValueMemberS).Value}

@@ -50,13 +50,10 @@ const (
 // set of items, so write to the new count and read both).
 const TotalsShards = 8
 
-// totalsPrefix starts the sort key of every item of a node's totals: TOTALS, and
-// TOTALS#<s> for the shards.
-const totalsPrefix = totalsSK
-
-// TotalsPrefix starts the sort key of every item of a node's totals, in the node's
-// partition: what the node sweeper removes with the node.
-const TotalsPrefix = totalsPrefix
+// TotalsPrefix starts the sort key of every item of a node's totals (TOTALS, and
+// TOTALS#<s> for the shards), in the node's partition: what the node sweeper removes
+// with the node.
+const TotalsPrefix = totalsSK
 
 // shardedTotals tells whether node's totals are split into TotalsShards items.
 func shardedTotals(node string) bool {
@@ -69,8 +66,11 @@ func totalsSKOf(ancestor, id string) string {
 	if !shardedTotals(ancestor) {
 		return totalsSK
 	}
-	return totalsSK + "#" + strconv.Itoa(nodes.ShardIndex(id, TotalsShards))
+	return totalsShardSK(nodes.ShardIndex(id, TotalsShards))
 }
+
+// totalsShardSK is the sort key of shard s of a sharded node's totals: TOTALS#<s>.
+func totalsShardSK(s int) string { return totalsSK + "#" + strconv.Itoa(s) }
 
 // TotalsKeys are the keys of every item that holds node nodeID's totals: TOTALS, and
 // for the platform and a distributor its shards too (TOTALS holds what was counted
@@ -79,7 +79,7 @@ func TotalsKeys(nodeID string) []store.Item {
 	keys := []store.Item{store.Key(nodes.PK(nodeID), totalsSK)}
 	if shardedTotals(nodeID) {
 		for s := range TotalsShards {
-			keys = append(keys, store.Key(nodes.PK(nodeID), totalsSK+"#"+strconv.Itoa(s)))
+			keys = append(keys, store.Key(nodes.PK(nodeID), totalsShardSK(s)))
 		}
 	}
 	return keys

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"opsconsole/shared/api"
 	"opsconsole/shared/identity"
@@ -85,8 +84,7 @@ func (c Callers) CallerActingAs(ctx context.Context, sub, sessionID string) (rea
 		return real, tree.Caller{}, problem.ImpersonationEnded()
 	}
 	for _, it := range below {
-		pk, _ := it["PK"].(*types.AttributeValueMemberS)
-		if pk != nil && strings.HasPrefix(pk.Value, "USER#") {
+		if strings.HasPrefix(store.PKOf(it), "USER#") {
 			var u identity.UserItem
 			if err := attributevalue.UnmarshalMap(it, &u); err != nil {
 				return real, tree.Caller{}, err

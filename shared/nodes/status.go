@@ -134,7 +134,7 @@ func ReadLineage(ctx context.Context, st *store.Store, callerNodeID string, ids 
 	var again []store.Item
 	var at []int
 	for i, it := range out {
-		if it == nil && pkOf(keys[i]) != PK(ids[i]) {
+		if it == nil && store.PKOf(keys[i]) != PK(ids[i]) {
 			again, at = append(again, Key(ids[i])), append(at, i)
 		}
 	}
@@ -160,19 +160,11 @@ func readByPK(ctx context.Context, st *store.Store, keys []store.Item) ([]store.
 	}
 	byPK := make(map[string]store.Item, len(items))
 	for _, it := range items {
-		byPK[pkOf(it)] = it
+		byPK[store.PKOf(it)] = it
 	}
 	out := make([]store.Item, len(keys))
 	for i, k := range keys {
-		out[i] = byPK[pkOf(k)]
+		out[i] = byPK[store.PKOf(k)]
 	}
 	return out, nil
-}
-
-// pkOf is the partition key of an item or key, "" when it has none.
-func pkOf(it store.Item) string {
-	if v, ok := it["PK"].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }

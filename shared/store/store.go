@@ -73,6 +73,14 @@ func Key(pk, sk string) Item {
 	return Item{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
 }
 
+// PKOf is the partition key of an item or key, "" when it has none.
+func PKOf(it Item) string {
+	if v, ok := it["PK"].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
 // ErrNotFound is returned by Get when no item has the key.
 var ErrNotFound = errors.New("item not found")
 
